@@ -1,0 +1,433 @@
+//! Compiled campaigns: each expression compiled once per campaign version, and the one place
+//! where `event`, `customer`, `progress` and `now` are bound (DESIGN §3).
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, index, join};
+use crate::event::{Customer, Event};
+use crate::expr::{Expr, Scope};
+use crate::spec::{Amount, CampaignSpec, Goal};
+use cel::Value as CelValue;
+use cel::common::ast::{Expr as Node, IdedExpr, LiteralValue};
+use cel::objects::{Key, Map as CelMap};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// An expression that failed while evaluating: it counts as false, and the caller reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError {
+    /// Which expression (`goal.when`, `rewards[0].amount_expr`).
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// The values an event's expressions see that do not depend on the campaign, built once per
+/// event and shared by every campaign it is evaluated for.
+#[derive(Debug, Clone)]
+pub struct Bindings {
+    event: CelValue,
+    customer: CelValue,
+    now: CelValue,
+}
+
+impl Bindings {
+    /// Binds `event` (attributes plus `id`, `type`, `customer_id`, `occurred_at`), `customer`
+    /// (profile plus `id`, or just `id` without a profile) and `now` (the event's time).
+    pub fn new(event: &Event, customer: Option<&Customer>) -> Self {
+        let now = timestamp(event.occurred_at);
+        let mut fields = object_entries(&event.attributes);
+        fields.insert(key("id"), string(&event.id));
+        fields.insert(key("type"), string(&event.kind));
+        fields.insert(key("customer_id"), string(&event.customer_id));
+        fields.insert(key("occurred_at"), now.clone());
+        let mut profile = customer
+            .map(|c| object_entries(&c.attributes))
+            .unwrap_or_default();
+        profile.insert(key("id"), string(&event.customer_id));
+        Bindings {
+            event: map(fields),
+            customer: map(profile),
+            now,
+        }
+    }
+
+    /// Binds `customer` and `now` alone, for audiences checked without an event.
+    pub fn for_customer(customer: &Customer, now: DateTime<Utc>) -> Self {
+        let mut profile = object_entries(&customer.attributes);
+        profile.insert(key("id"), string(&customer.id));
+        Bindings {
+            event: CelValue::Null,
+            customer: map(profile),
+            now: timestamp(now),
+        }
+    }
+}
+
+/// What `progress` shows: the customer's state in the campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ProgressView {
+    /// Qualifying events counted (count goals; 0 otherwise).
+    pub count: u64,
+    /// Sum of values (sum goals; 0 otherwise).
+    pub sum: f64,
+    /// How many distinct values (distinct goals; 0 otherwise).
+    pub distinct: u64,
+    /// Current streak (streak goals; 0 otherwise).
+    pub streak: u64,
+    /// Steps done (sequence goals; 0 otherwise).
+    pub step: u64,
+    /// Current cycle, from 1.
+    pub cycle: u32,
+}
+
+impl ProgressView {
+    fn to_cel(self) -> CelValue {
+        let int = |n: u64| CelValue::Int(i64::try_from(n).unwrap_or(i64::MAX));
+        let entries = HashMap::from([
+            (key("count"), int(self.count)),
+            (key("sum"), CelValue::Float(self.sum)),
+            (key("distinct"), int(self.distinct)),
+            (key("streak"), int(self.streak)),
+            (key("step"), int(self.step)),
+            (key("cycle"), CelValue::Int(i64::from(self.cycle))),
+        ]);
+        map(entries)
+    }
+}
+
+/// A campaign ready to run: immutable, every expression compiled once.
+#[derive(Debug, Clone)]
+pub struct CompiledCampaign {
+    spec: Arc<CampaignSpec>,
+    audience: Option<Expr>,
+    /// `goal.when`, or each step's `when` for a sequence.
+    conditions: Vec<(String, Expr)>,
+    value: Option<Expr>,
+    amounts: Vec<Option<Expr>>,
+    event_types: Option<BTreeSet<String>>,
+}
+
+impl CompiledCampaign {
+    /// Validates and compiles a spec.
+    pub fn compile(spec: CampaignSpec) -> Result<Self, Diagnostics> {
+        spec.validate()?;
+        let mut errors = Vec::new();
+        let mut compile =
+            |path: String, source: &str, scope: Scope| match Expr::compile(source, scope) {
+                Ok(e) => Some((path, e)),
+                Err(es) => {
+                    errors.extend(es.into_iter().map(|e| {
+                        let mut d = Diagnostic::new(&path, Code::Cel, e.message);
+                        d.expression_position = Some(e.position);
+                        d
+                    }));
+                    None
+                }
+            };
+        let audience = spec
+            .audience
+            .as_deref()
+            .and_then(|a| compile("audience".into(), a, Scope::Audience));
+        let conditions: Vec<_> = match &spec.goal {
+            Goal::Sequence { steps, .. } => steps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    compile(join(&index("goal.steps", i), "when"), &s.when, Scope::Event)
+                })
+                .collect(),
+            Goal::Count { when, .. }
+            | Goal::Sum { when, .. }
+            | Goal::Distinct { when, .. }
+            | Goal::Streak { when, .. } => compile("goal.when".into(), when, Scope::Event)
+                .into_iter()
+                .collect(),
+        };
+        let value = match &spec.goal {
+            Goal::Sum { value, .. } | Goal::Distinct { value, .. } => {
+                compile("goal.value".into(), value, Scope::Event)
+            }
+            _ => None,
+        };
+        let amounts = spec
+            .rewards
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let path = join(&index("rewards", i), "amount_expr");
+                r.amount_expr
+                    .as_deref()
+                    .and_then(|source| compile(path, source, Scope::Event))
+                    .map(|(_, e)| e)
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(Diagnostics(errors));
+        }
+        let event_types = union_all(conditions.iter().map(|(_, e)| required_types(e.tree())));
+        Ok(CompiledCampaign {
+            audience: audience.map(|(_, e)| e),
+            value: value.map(|(_, e)| e),
+            spec: Arc::new(spec),
+            conditions,
+            amounts,
+            event_types,
+        })
+    }
+
+    /// The spec this was compiled from.
+    pub fn spec(&self) -> &CampaignSpec {
+        &self.spec
+    }
+
+    /// The event types this campaign can react to, read off its conditions' trees; `None` when
+    /// any type might qualify. Events of other types never change its state.
+    pub fn event_types(&self) -> Option<&BTreeSet<String>> {
+        self.event_types.as_ref()
+    }
+
+    /// Whether an event of `kind` may qualify (always true without a type constraint).
+    pub fn may_apply_to(&self, kind: &str) -> bool {
+        self.event_types.as_ref().is_none_or(|t| t.contains(kind))
+    }
+
+    /// Whether the audience holds (true without one).
+    pub fn audience_holds(&self, b: &Bindings) -> Result<bool, EvalError> {
+        match &self.audience {
+            None => Ok(true),
+            Some(e) => boolean("audience", e, &[("customer", &b.customer), ("now", &b.now)]),
+        }
+    }
+
+    /// Whether condition `i` holds (the goal's `when`, or step `i`'s for a sequence).
+    pub fn condition_holds(
+        &self,
+        i: usize,
+        b: &Bindings,
+        progress: ProgressView,
+    ) -> Result<bool, EvalError> {
+        let Some((path, e)) = self.conditions.get(i) else {
+            return Ok(false);
+        };
+        boolean(path, e, &variables(b, &progress.to_cel()))
+    }
+
+    /// The goal's `value` for a sum (a number) or distinct (a scalar, as a key) goal.
+    pub fn goal_value(&self, b: &Bindings, progress: ProgressView) -> Result<GoalValue, EvalError> {
+        let path = "goal.value";
+        let Some(e) = &self.value else {
+            return Err(error(path, "this goal has no value"));
+        };
+        let value = e
+            .evaluate(&variables(b, &progress.to_cel()))
+            .map_err(|m| error(path, m))?;
+        GoalValue::from_cel(value).map_err(|m| error(path, m))
+    }
+
+    /// Reward `i`'s amount: the fixed one, or its `amount_expr` on the completing event with the
+    /// progress after it.
+    pub fn reward_amount(
+        &self,
+        i: usize,
+        b: &Bindings,
+        progress: ProgressView,
+    ) -> Result<Amount, EvalError> {
+        let path = join(&index("rewards", i), "amount_expr");
+        if let Some(a) = self.spec.rewards.get(i).and_then(|r| r.amount) {
+            return Ok(a);
+        }
+        let Some(Some(e)) = self.amounts.get(i) else {
+            return Err(error(&path, "this reward has no amount"));
+        };
+        let value = e
+            .evaluate(&variables(b, &progress.to_cel()))
+            .map_err(|m| error(&path, m))?;
+        let x = match value {
+            CelValue::Int(i) => i as f64,
+            CelValue::UInt(u) => u as f64,
+            CelValue::Float(f) => f,
+            other => {
+                return Err(error(
+                    &path,
+                    format!("must be a number, not {}", type_name(&other)),
+                ));
+            }
+        };
+        match Amount::new(x) {
+            Some(a) if x >= 0.0 => Ok(a),
+            _ => Err(error(
+                &path,
+                format!("must be a finite number not below 0, not {x}"),
+            )),
+        }
+    }
+}
+
+/// A `sum` or `distinct` goal's value for one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GoalValue {
+    /// A number (sum goals).
+    Number(f64),
+    /// A scalar's canonical text (distinct goals): `s:shoes`, `i:3`, `b:true`...
+    Key(String),
+}
+
+impl GoalValue {
+    fn from_cel(value: CelValue) -> Result<Self, String> {
+        Ok(match value {
+            CelValue::Int(i) => GoalValue::Number(i as f64),
+            CelValue::UInt(u) => GoalValue::Number(u as f64),
+            CelValue::Float(f) if f.is_finite() => GoalValue::Number(f),
+            CelValue::String(s) => GoalValue::Key(format!("s:{s}")),
+            CelValue::Bool(b) => GoalValue::Key(format!("b:{b}")),
+            CelValue::Timestamp(t) => GoalValue::Key(format!("t:{}", t.to_rfc3339())),
+            other => {
+                return Err(format!(
+                    "must be a number or a scalar, not {}",
+                    type_name(&other)
+                ));
+            }
+        })
+    }
+
+    /// The number, for sum goals.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            GoalValue::Number(x) => Some(*x),
+            GoalValue::Key(_) => None,
+        }
+    }
+
+    /// The distinct key, for distinct goals: numbers compare by value (`3 == 3.0`).
+    pub fn key(&self) -> String {
+        match self {
+            GoalValue::Number(x) => format!("n:{x}"),
+            GoalValue::Key(k) => k.clone(),
+        }
+    }
+}
+
+fn variables<'a>(b: &'a Bindings, progress: &'a CelValue) -> [(&'static str, &'a CelValue); 4] {
+    [
+        ("event", &b.event),
+        ("customer", &b.customer),
+        ("progress", progress),
+        ("now", &b.now),
+    ]
+}
+
+fn boolean(path: &str, e: &Expr, vars: &[(&str, &CelValue)]) -> Result<bool, EvalError> {
+    match e.evaluate(vars) {
+        Ok(CelValue::Bool(b)) => Ok(b),
+        Ok(other) => Err(error(
+            path,
+            format!(
+                "a condition must give true or false, not {}",
+                type_name(&other)
+            ),
+        )),
+        Err(m) => Err(error(path, m)),
+    }
+}
+
+fn error(path: &str, message: impl Into<String>) -> EvalError {
+    EvalError {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn type_name(v: &CelValue) -> String {
+    v.type_of().to_string()
+}
+
+fn key(k: &str) -> Key {
+    Key::String(Arc::new(k.to_owned()))
+}
+
+fn string(s: &str) -> CelValue {
+    CelValue::String(Arc::new(s.to_owned()))
+}
+
+fn map(entries: HashMap<Key, CelValue>) -> CelValue {
+    CelValue::Map(CelMap {
+        map: Arc::new(entries),
+    })
+}
+
+fn timestamp(t: DateTime<Utc>) -> CelValue {
+    CelValue::Timestamp(
+        t.with_timezone(&FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!())),
+    )
+}
+
+fn object_entries(object: &serde_json::Map<String, Value>) -> HashMap<Key, CelValue> {
+    object.iter().map(|(k, v)| (key(k), to_cel(v))).collect()
+}
+
+/// JSON to CEL: integers become `int` (or `double` past its range), other numbers `double`.
+/// Recursion is bounded by the depth limits on events and profiles.
+pub fn to_cel(value: &Value) -> CelValue {
+    match value {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => CelValue::Int(i),
+            None => CelValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => string(s),
+        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(o) => map(object_entries(o)),
+    }
+}
+
+/// The event types a condition requires, or `None` when it does not pin `event.type` down.
+fn required_types(node: &IdedExpr) -> Option<BTreeSet<String>> {
+    let Node::Call(call) = &node.expr else {
+        return None;
+    };
+    match (call.func_name.as_str(), call.args.as_slice()) {
+        ("_&&_", args) => args
+            .iter()
+            .filter_map(required_types)
+            .reduce(|a, b| a.intersection(&b).cloned().collect()),
+        ("_||_", args) => union_all(args.iter().map(required_types)),
+        ("_==_", [a, b]) => match (is_event_type(a), is_event_type(b)) {
+            (true, _) => string_literal(b).map(|s| BTreeSet::from([s])),
+            (_, true) => string_literal(a).map(|s| BTreeSet::from([s])),
+            _ => None,
+        },
+        ("@in", [a, list]) if is_event_type(a) => match &list.expr {
+            Node::List(l) => l.elements.iter().map(string_literal).collect(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn union_all(sets: impl Iterator<Item = Option<BTreeSet<String>>>) -> Option<BTreeSet<String>> {
+    let mut all = BTreeSet::new();
+    for set in sets {
+        all.extend(set?);
+    }
+    Some(all)
+}
+
+fn is_event_type(node: &IdedExpr) -> bool {
+    matches!(&node.expr, Node::Select(s) if !s.test && s.field == "type"
+        && matches!(&s.operand.expr, Node::Ident(name) if name == "event"))
+}
+
+fn string_literal(node: &IdedExpr) -> Option<String> {
+    match &node.expr {
+        Node::Literal(LiteralValue::String(s)) => Some(s.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,315 @@
+//! Safe CEL: every expression is bounded before it is parsed, parsed where a deep tree cannot
+//! overflow a stack, checked for depth and for the variables it may use, and evaluated with
+//! panics turned into errors.
+//!
+//! The bounds, in order: at most [`MAX_EXPR_BYTES`] of text and [`MAX_NESTING`] levels of
+//! brackets (counted by a scan that allocates nothing), then parsing on a thread with a
+//! [`PARSE_STACK_BYTES`] stack, then a parsed tree at most [`MAX_TREE_DEPTH`] deep, walked with
+//! a heap stack. Evaluation recurses over the tree, so its depth bound is what keeps it within
+//! a thread's stack in debug and release builds alike.
+
+use crate::diagnostic::Position;
+use cel::common::ast::{EntryExpr, Expr as Node, IdedExpr, LiteralValue};
+use cel::{Context, Env, Program, Value};
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, LazyLock};
+
+/// The longest expression accepted, in bytes.
+pub const MAX_EXPR_BYTES: usize = 4096;
+/// The deepest bracket nesting accepted (parentheses, lists, maps, calls).
+pub const MAX_NESTING: usize = 24;
+/// The deepest parsed tree accepted (a `+` chain of n terms is n - 1 deep).
+pub const MAX_TREE_DEPTH: usize = 40;
+/// The stack the parser runs on: room for the bounded input, with a wide margin.
+pub const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+
+/// Which variables an expression may use (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `customer` and `now`: an audience is decided before any event is looked at.
+    Audience,
+    /// `event`, `customer`, `progress` and `now`.
+    Event,
+}
+
+impl Scope {
+    fn variables(self) -> &'static [&'static str] {
+        match self {
+            Scope::Audience => &["customer", "now"],
+            Scope::Event => &["event", "customer", "progress", "now"],
+        }
+    }
+}
+
+/// A problem with an expression, at a position inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExprError {
+    /// What is wrong.
+    pub message: String,
+    /// Where, inside the expression.
+    pub position: Position,
+}
+
+impl ExprError {
+    fn at(position: Position, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            position,
+        }
+    }
+}
+
+/// A compiled expression: immutable, shareable, evaluated any number of times.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    source: Arc<str>,
+    program: Arc<Program>,
+}
+
+impl Expr {
+    /// Compiles `source` for `scope`, or says everything that is wrong with it.
+    pub fn compile(source: &str, scope: Scope) -> Result<Expr, Vec<ExprError>> {
+        check_bounds(source)?;
+        let program = parse(source)?;
+        check_tree(&program, source, scope)?;
+        Ok(Expr {
+            source: source.into(),
+            program: Arc::new(program),
+        })
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The parsed tree.
+    pub fn tree(&self) -> &IdedExpr {
+        self.program.expression()
+    }
+
+    /// The literal this expression is, if it is one (`3`, `"x"`, `true`).
+    pub fn literal(&self) -> Option<&LiteralValue> {
+        match &self.tree().expr {
+            Node::Literal(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Evaluates with the given variables; a runtime error or panic becomes an error message.
+    pub fn evaluate(&self, variables: &[(&str, &Value)]) -> Result<Value, String> {
+        let mut context = Context::with_env(ENV.clone());
+        for (name, value) in variables {
+            context.add_variable_from_value(*name, (*value).clone());
+        }
+        match catch_unwind(AssertUnwindSafe(|| self.program.execute(&context))) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => {
+                Err("the expression failed unexpectedly (the CEL interpreter panicked)".into())
+            }
+        }
+    }
+}
+
+/// Length and bracket nesting, before the parser sees anything.
+fn check_bounds(source: &str) -> Result<(), Vec<ExprError>> {
+    let start = Position::new(1, 1);
+    if source.trim().is_empty() {
+        return Err(vec![ExprError::at(start, "the expression is empty")]);
+    }
+    if source.len() > MAX_EXPR_BYTES {
+        let message = format!(
+            "the expression is {} bytes long; the limit is {MAX_EXPR_BYTES}",
+            source.len()
+        );
+        return Err(vec![ExprError::at(start, message)]);
+    }
+    let (mut line, mut column) = (1u32, 0u32);
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in source.chars() {
+        column += 1;
+        if c == '\n' {
+            line += 1;
+            column = 0;
+        }
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    let message = format!("brackets nest deeper than {MAX_NESTING} levels");
+                    return Err(vec![ExprError::at(Position::new(line, column), message)]);
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parses on a thread with a large stack, turning parser panics into errors.
+fn parse(source: &str) -> Result<Program, Vec<ExprError>> {
+    let owned = source.to_owned();
+    let parsed = std::thread::Builder::new()
+        .name("cel-parse".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(move || catch_unwind(|| ENV.compile(&owned).map_err(|e| parse_errors(&e))))
+        .map_err(|e| {
+            vec![ExprError::at(
+                Position::new(1, 1),
+                format!("could not start the parser: {e}"),
+            )]
+        })?
+        .join();
+    match parsed {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) | Err(_) => Err(vec![ExprError::at(
+            Position::new(1, 1),
+            "the expression could not be parsed (the CEL parser panicked)",
+        )]),
+    }
+}
+
+fn parse_errors(errors: &cel::ParseErrors) -> Vec<ExprError> {
+    let mut out: Vec<ExprError> = Vec::new();
+    for e in &errors.errors {
+        let line = u32::try_from(e.pos.0).unwrap_or(1).max(1);
+        let column = u32::try_from(e.pos.1).unwrap_or(0) + 1;
+        let error = ExprError::at(Position::new(line, column), e.msg.clone());
+        if !out.contains(&error) {
+            out.push(error);
+        }
+    }
+    if out.is_empty() {
+        out.push(ExprError::at(Position::new(1, 1), "syntax error"));
+    }
+    out
+}
+
+/// Where node `id` was written, from the program's source offsets.
+fn position_of(program: &Program, source: &str, id: u64) -> Position {
+    let Some((start, _)) = program.source_info().offset_for(id) else {
+        return Position::new(1, 1);
+    };
+    // Offsets count characters.
+    let (mut line, mut column) = (1u32, 1u32);
+    for c in source.chars().take(start as usize) {
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    Position::new(line, column)
+}
+
+/// The tree's depth, and that it uses only the variables `scope` allows.
+fn check_tree(program: &Program, source: &str, scope: Scope) -> Result<(), Vec<ExprError>> {
+    let allowed = scope.variables();
+    let mut errors = Vec::new();
+    let mut reported = HashSet::new();
+    // (node, depth, names bound by enclosing comprehensions)
+    let mut stack: Vec<(&IdedExpr, usize, Vec<&str>)> = vec![(program.expression(), 1, Vec::new())];
+    while let Some((node, depth, bound)) = stack.pop() {
+        if depth > MAX_TREE_DEPTH {
+            let message = format!(
+                "the expression nests deeper than {MAX_TREE_DEPTH} levels; split it or simplify it"
+            );
+            return Err(vec![ExprError::at(
+                position_of(program, source, node.id),
+                message,
+            )]);
+        }
+        let next = depth + 1;
+        match &node.expr {
+            Node::Ident(name) => {
+                let known = allowed.contains(&name.as_str())
+                    || bound.contains(&name.as_str())
+                    || name.starts_with('@');
+                if !known && reported.insert(name.clone()) {
+                    let message = if Scope::Event.variables().contains(&name.as_str()) {
+                        format!(
+                            "`{name}` is not available here: an audience may use only customer and now"
+                        )
+                    } else {
+                        format!(
+                            "unknown variable `{name}`: expressions may use {}",
+                            allowed.join(", ")
+                        )
+                    };
+                    errors.push(ExprError::at(
+                        position_of(program, source, node.id),
+                        message,
+                    ));
+                }
+            }
+            Node::Call(call) => {
+                if let Some(t) = &call.target {
+                    stack.push((t, next, bound.clone()));
+                }
+                for a in &call.args {
+                    stack.push((a, next, bound.clone()));
+                }
+            }
+            Node::Comprehension(c) => {
+                let mut inner = bound.clone();
+                inner.push(&c.iter_var);
+                if let Some(v) = &c.iter_var2 {
+                    inner.push(v);
+                }
+                inner.push(&c.accu_var);
+                stack.push((&c.iter_range, next, bound.clone()));
+                stack.push((&c.accu_init, next, bound.clone()));
+                stack.push((&c.loop_cond, next, inner.clone()));
+                stack.push((&c.loop_step, next, inner.clone()));
+                stack.push((&c.result, next, inner));
+            }
+            Node::List(l) => {
+                for e in &l.elements {
+                    stack.push((e, next, bound.clone()));
+                }
+            }
+            Node::Map(m) => {
+                for entry in &m.entries {
+                    if let EntryExpr::MapEntry(e) = &entry.expr {
+                        stack.push((&e.key, next, bound.clone()));
+                        stack.push((&e.value, next, bound.clone()));
+                    }
+                }
+            }
+            Node::Struct(s) => {
+                for entry in &s.entries {
+                    if let EntryExpr::StructField(f) = &entry.expr {
+                        stack.push((&f.value, next, bound.clone()));
+                    }
+                }
+            }
+            Node::Select(s) => stack.push((&s.operand, next, bound)),
+            Node::Literal(_) | Node::Unspecified => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        errors.sort_by_key(|e| (e.position.line, e.position.column));
+        Err(errors)
+    }
+}

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `offerflow` command.
+
+fn main() -> std::process::ExitCode {
+    api::cli::run()
+}

@@ -24,6 +24,20 @@ pub const MAX_TREE_DEPTH: usize = 40;
 /// The stack the parser runs on: room for the bounded input, with a wide margin.
 pub const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
 
+/// Type names CEL lets an expression mention (`type(event.qty) == int`).
+const TYPE_NAMES: [&str; 10] = [
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+];
+
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 
 /// Which variables an expression may use (DESIGN §3).
@@ -192,7 +206,12 @@ fn parse_errors(errors: &cel::ParseErrors) -> Vec<ExprError> {
     for e in &errors.errors {
         let line = u32::try_from(e.pos.0).unwrap_or(1).max(1);
         let column = u32::try_from(e.pos.1).unwrap_or(0) + 1;
-        let error = ExprError::at(Position::new(line, column), e.msg.clone());
+        let message = if e.msg.contains("input '<EOF>'") {
+            "the expression ends too early: an operand or closing bracket is missing".to_owned()
+        } else {
+            e.msg.clone()
+        };
+        let error = ExprError::at(Position::new(line, column), message);
         if !out.contains(&error) {
             out.push(error);
         }
@@ -243,6 +262,7 @@ fn check_tree(program: &Program, source: &str, scope: Scope) -> Result<(), Vec<E
             Node::Ident(name) => {
                 let known = allowed.contains(&name.as_str())
                     || bound.contains(&name.as_str())
+                    || TYPE_NAMES.contains(&name.as_str())
                     || name.starts_with('@');
                 if !known && reported.insert(name.clone()) {
                     let message = if Scope::Event.variables().contains(&name.as_str()) {

@@ -264,10 +264,9 @@ impl Reader {
             Some(f) => self.schedule(&f),
             None => Some(Schedule::default()),
         };
-        let audience = match self.field(map, "", "audience", false) {
-            Some(f) => Some(self.condition(&f, Scope::Audience)),
-            None => None,
-        };
+        let audience = self
+            .field(map, "", "audience", false)
+            .map(|f| self.condition(&f, Scope::Audience));
         let goal = self
             .field(map, "", "goal", true)
             .and_then(|f| self.goal(&f));
@@ -332,20 +331,18 @@ impl Reader {
             None => Some(Tz::UTC),
         };
         let zone = timezone.unwrap_or(Tz::UTC);
-        let starts_at = match self.field(map, &f.path, "starts_at", false) {
-            Some(at) => Some(self.time(&at, zone)),
-            None => None,
-        };
-        let ends_at = match self.field(map, &f.path, "ends_at", false) {
-            Some(at) => Some(self.time(&at, zone)),
-            None => None,
-        };
-        if let (Some(Some(start)), Some(Some(end))) = (starts_at, ends_at) {
-            if end <= start {
-                let message = format!("must be after starts_at ({})", start.to_rfc3339());
-                self.error(&join(&f.path, "ends_at"), Code::InvalidValue, message);
-                return None;
-            }
+        let starts_at = self
+            .field(map, &f.path, "starts_at", false)
+            .map(|at| self.time(&at, zone));
+        let ends_at = self
+            .field(map, &f.path, "ends_at", false)
+            .map(|at| self.time(&at, zone));
+        if let (Some(Some(start)), Some(Some(end))) = (starts_at, ends_at)
+            && end <= start
+        {
+            let message = format!("must be after starts_at ({})", start.to_rfc3339());
+            self.error(&join(&f.path, "ends_at"), Code::InvalidValue, message);
+            return None;
         }
         Some(Schedule {
             starts_at: starts_at.map_or(Some(None), |t| t.map(Some))?,

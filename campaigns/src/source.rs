@@ -12,7 +12,7 @@ use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// The largest spec source accepted, in bytes.
-pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;
 /// The deepest nesting of mappings and sequences accepted.
 pub const MAX_SOURCE_DEPTH: usize = 32;
 
@@ -289,15 +289,17 @@ impl MarkedEventReceiver for Builder {
                 };
                 // A collection under a key is placed at its key, which is where a person looks
                 // for "goal is missing target"; block collections have no better mark.
-                let at = match self.stack.last() {
+                let start = match self.stack.last() {
                     Some(Frame::Map {
                         key: Some((_, key_mark)),
                         ..
-                    }) => *key_mark,
-                    _ => mark,
+                    }) => marker_position(key_mark),
+                    // The document: its first line.
+                    None => Position::new(to_u32(mark.line()), 1),
+                    _ => marker_position(&mark),
                 };
                 let span = Span {
-                    start: marker_position(&at),
+                    start,
                     style: ScalarStyle::Collection,
                 };
                 self.map.spans.insert(path.clone(), span);
@@ -344,31 +346,31 @@ fn plain_scalar(text: &str) -> Result<Value, String> {
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = text.parse::<i64>() {
-            return Ok(Value::Number(i.into()));
-        }
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return Ok(Value::Number(i.into()));
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Ok(Value::Number(i.into()));
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Ok(Value::Number(i.into()));
     }
-    if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Ok(Value::Number(i.into()));
-        }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Ok(Value::Number(i.into()));
     }
     let looks_numeric = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
         && digits
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
-    if looks_numeric {
-        if let Ok(f) = text.parse::<f64>() {
-            if let Some(n) = Number::from_f64(f) {
-                return Ok(Value::Number(n));
-            }
-        }
+    if looks_numeric
+        && let Ok(f) = text.parse::<f64>()
+        && let Some(n) = Number::from_f64(f)
+    {
+        return Ok(Value::Number(n));
     }
     Ok(Value::String(text.to_owned()))
 }

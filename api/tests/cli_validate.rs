@@ -1,0 +1,199 @@
+//! `offerflow validate` through the real binary: output, formats and exit codes.
+//!
+//! `OFFERFLOW_BIN` selects the binary (CI points it at the release build); by default the
+//! debug one Cargo built for this test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn offerflow() -> Command {
+    let bin = std::env::var_os("OFFERFLOW_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_offerflow")));
+    Command::new(bin)
+}
+
+fn validate(args: &[&str]) -> (i32, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = offerflow().arg("validate").args(args).output().unwrap();
+    let code = status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {status:?}"));
+    let mut text = String::from_utf8(stdout).unwrap();
+    text.push_str(&String::from_utf8(stderr).unwrap());
+    (code, text)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn examples() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../campaigns/examples")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+const BAD: &str = "key: bad\nname: n\ngoal:\n  kind: count\n  when: 'order.amount > 3'\n  target: 0\nrewards: [{kind: points, amount: 1}]\n";
+
+#[test]
+fn the_examples_are_valid() {
+    let (code, out) = validate(&[&examples()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("specs valid"), "{out}");
+}
+
+#[test]
+fn errors_are_compiler_style_with_a_caret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "bad.yaml", BAD);
+    let (code, out) = validate(&[&file]);
+    assert_eq!(code, 1, "{out}");
+    let expected = format!(
+        "{file}:5:10: error: goal.when: unknown variable `order`: expressions may use event, customer, progress, now\n  |\n5 |   when: 'order.amount > 3'\n  |          ^\n"
+    );
+    assert!(out.contains(&expected), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{file}:6:11: error: goal.target: must be greater than 0"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("1 of 1 spec invalid (2 problems)"), "{out}");
+}
+
+#[test]
+fn json_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "bad.yaml", BAD);
+    let (code, out) = validate(&["--format", "json", &bad, &examples()]);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["valid"], false);
+    let first = &report["files"][0];
+    assert_eq!(first["file"], bad.as_str());
+    assert_eq!(first["valid"], false);
+    let d = &first["diagnostics"][0];
+    assert_eq!(d["path"], "goal.when");
+    assert_eq!(d["code"], "cel");
+    assert_eq!(d["position"], serde_json::json!({"line": 5, "column": 10}));
+    assert_eq!(
+        d["expression_position"],
+        serde_json::json!({"line": 1, "column": 1})
+    );
+    assert!(
+        report["files"].as_array().unwrap()[1..]
+            .iter()
+            .all(|f| f["valid"] == true)
+    );
+}
+
+#[test]
+fn malformed_yaml_gets_its_own_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "broken.yaml",
+        "key: k\nname: [unclosed\nrewards: []\n",
+    );
+    let (code, out) = validate(&[&file]);
+    assert_eq!(code, 1, "{out}");
+    let line = out.lines().next().unwrap();
+    assert!(line.starts_with(&format!("{file}:")), "{out}");
+    assert!(line.contains(": error: malformed YAML"), "{out}");
+    let place: Vec<&str> = line[file.len() + 1..].splitn(3, ':').collect();
+    assert!(place[0].parse::<u32>().unwrap() >= 2, "{out}");
+    assert!(place[1].parse::<u32>().unwrap() >= 1, "{out}");
+}
+
+#[test]
+fn keys_are_unique_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "key: same\nname: n\ngoal: {kind: count, when: 'true', target: 1}\nrewards: [{kind: points, amount: 1}]\n";
+    write(dir.path(), "a.yaml", spec);
+    let b = write(dir.path(), "b.yaml", spec);
+    let (code, out) = validate(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{b}:1:1: error: key: key `same` is already used by"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(validate(&[]).0, 2);
+    assert_eq!(validate(&["--format", "xml", &examples()]).0, 2);
+    let (code, out) = validate(&["/no/such/spec.yaml"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("/no/such/spec.yaml: error:"), "{out}");
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out) = validate(&[empty.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(out.contains("no *.yaml"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("x.yaml");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+    assert_eq!(validate(&[binary.to_str().unwrap()]).0, 2);
+}
+
+/// DESIGN §3's hostile expressions, each in its own spec file: a diagnostic each, and the
+/// process lives to report them all.
+#[test]
+fn hostile_expressions_each_get_a_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let term = "event.type == \"x\"";
+    let hostile = [
+        (
+            "parens",
+            format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000)),
+        ),
+        (
+            "lists",
+            format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000)),
+        ),
+        ("plus", format!("{} == 1", vec!["1"; 5_000].join(" + "))),
+        (
+            "or",
+            vec![term; 2_500_000 / (term.len() + 4) + 1].join(" || "),
+        ),
+        ("incomplete", "event.type == ".to_owned()),
+        ("unterminated", "event.type == \"order".to_owned()),
+        ("empty", String::new()),
+    ];
+    let mut files = Vec::new();
+    for (name, when) in &hostile {
+        let spec = serde_json::json!({"key": name, "name": name,
+            "goal": {"kind": "count", "when": when, "target": 1},
+            "rewards": [{"kind": "points", "amount": 1}]});
+        files.push(write(
+            dir.path(),
+            &format!("{name}.json"),
+            &spec.to_string(),
+        ));
+    }
+    let args: Vec<&str> = std::iter::once("--format")
+        .chain(["json"])
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let (code, out) = validate(&args);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let reports = report["files"].as_array().unwrap();
+    assert_eq!(reports.len(), hostile.len());
+    for (file, (name, _)) in reports.iter().zip(&hostile) {
+        let d = &file["diagnostics"][0];
+        assert_eq!(d["path"], "goal.when", "{name}: {file}");
+        assert_eq!(d["code"], "cel", "{name}");
+        assert!(d["position"]["line"].as_u64().is_some(), "{name}");
+    }
+}

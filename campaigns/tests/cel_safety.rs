@@ -1,0 +1,169 @@
+//! Hostile expressions each give a diagnostic and the process lives (DESIGN §3).
+//!
+//! These run in the default test harness, on its 2 MiB threads, in debug builds: nothing here
+//! may rely on a large stack.
+
+use campaigns::expr::{Expr, MAX_EXPR_BYTES, MAX_NESTING, MAX_TREE_DEPTH, Scope};
+use campaigns::{Code, parse};
+
+/// Compiles `source` as a goal condition and returns the first error's message.
+fn refused(source: &str) -> String {
+    match Expr::compile(source, Scope::Event) {
+        Ok(_) => panic!("accepted {} bytes", source.len()),
+        Err(errors) => {
+            assert!(!errors.is_empty());
+            errors[0].message.clone()
+        }
+    }
+}
+
+/// The same expression through the whole spec reader, as a file would bring it.
+fn refused_in_spec(source: &str) -> campaigns::Diagnostic {
+    let spec = serde_json::json!({
+        "key": "k", "name": "n",
+        "goal": {"kind": "count", "when": source, "target": 1},
+        "rewards": [{"kind": "points", "amount": 1}],
+    });
+    let d = campaigns::CampaignSpec::from_value(&spec).unwrap_err().0;
+    assert_eq!(d[0].path, "goal.when");
+    assert_eq!(d[0].code, Code::Cel);
+    d[0].clone()
+}
+
+#[test]
+fn ten_thousand_nested_parentheses() {
+    let source = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+    assert!(
+        refused(&source).contains("limit"),
+        "length is checked first"
+    );
+    // Within the length limit, the nesting limit speaks.
+    let source = format!("{}true{}", "(".repeat(1_000), ")".repeat(1_000));
+    assert!(refused(&source).contains("nest deeper"));
+    refused_in_spec(&source);
+}
+
+#[test]
+fn five_thousand_nested_lists() {
+    let source = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    refused(&source);
+    let source = format!(
+        "{}1{} == []",
+        "[".repeat(MAX_NESTING + 1),
+        "]".repeat(MAX_NESTING + 1)
+    );
+    let message = refused(&source);
+    assert!(message.contains("nest deeper"), "{message}");
+    let d = refused_in_spec(&source);
+    assert_eq!(
+        d.expression_position.unwrap().column,
+        u32::try_from(MAX_NESTING + 1).unwrap()
+    );
+}
+
+#[test]
+fn a_five_thousand_term_plus_chain() {
+    let source = format!("{} == 1", vec!["1"; 5_000].join(" + "));
+    refused(&source);
+    refused_in_spec(&source);
+    // A chain that fits in the length limit is stopped by the tree depth limit.
+    let source = format!("{} == 1", vec!["1"; 1_000].join("+"));
+    assert!(source.len() <= MAX_EXPR_BYTES);
+    assert!(refused(&source).contains("nests deeper"));
+    // And one just within the depth limit compiles and evaluates.
+    let ok = format!("{} > 0", vec!["event.n"; MAX_TREE_DEPTH - 2].join(" + "));
+    Expr::compile(&ok, Scope::Event).unwrap();
+}
+
+#[test]
+fn a_two_and_a_half_megabyte_or_chain() {
+    let term = "event.type == \"x\"";
+    let n = 2_500_000 / (term.len() + 4) + 1;
+    let source = vec![term; n].join(" || ");
+    assert!(source.len() >= 2_500_000);
+    assert!(refused(&source).contains("limit"));
+    refused_in_spec(&source);
+}
+
+#[test]
+fn incomplete_input_unterminated_string_and_empty() {
+    for source in [
+        "event.type == ",
+        "event.type == \"order",
+        "",
+        "   ",
+        "(",
+        ")",
+        "event.",
+        "[1, 2",
+        "{\"a\": ",
+        "1 +",
+        "!",
+    ] {
+        let errors = Expr::compile(source, Scope::Event).unwrap_err();
+        assert!(!errors.is_empty(), "{source:?}");
+        for e in &errors {
+            assert!(
+                e.position.line >= 1 && e.position.column >= 1,
+                "{source:?}: {e:?}"
+            );
+        }
+    }
+    assert!(refused("").contains("empty"));
+}
+
+#[test]
+fn multiline_errors_point_at_the_right_line() {
+    let errors = Expr::compile("event.type == \"a\" &&\n  nope > 1", Scope::Event).unwrap_err();
+    assert_eq!(errors[0].position.line, 2);
+    assert_eq!(errors[0].position.column, 3);
+}
+
+#[test]
+fn hostile_specs_through_the_text_reader() {
+    // The same inputs as a YAML file would bring them, with a file position.
+    let deep = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    let text = format!(
+        "key: k\nname: n\ngoal: {{kind: count, target: 1, when: '{deep}'}}\nrewards: [{{kind: points, amount: 1}}]\n"
+    );
+    let d = parse(&text).unwrap_err().0;
+    assert_eq!(d[0].path, "goal.when");
+    assert_eq!(d[0].position.unwrap().line, 3);
+}
+
+#[test]
+fn the_deepest_accepted_expressions_evaluate_on_a_small_stack() {
+    use campaigns::{Bindings, CompiledCampaign, Event, ProgressView};
+    let plus = format!("{} > 0", vec!["event.n"; MAX_TREE_DEPTH - 2].join(" + "));
+    let lists = format!(
+        "size({}event.n{}) == 1",
+        "[".repeat(MAX_NESTING - 1),
+        "]".repeat(MAX_NESTING - 1)
+    );
+    let parens = format!(
+        "{}event.n > 0{}",
+        "(".repeat(MAX_NESTING),
+        ")".repeat(MAX_NESTING)
+    );
+    let event = Event::from_json(
+        &serde_json::json!({"id": "e", "customer_id": "c", "type": "t",
+        "occurred_at": "2026-12-01T10:00:00Z", "attributes": {"n": 1}}),
+    )
+    .unwrap();
+    for when in [plus, lists, parens] {
+        let spec = serde_json::json!({"key": "k", "name": "n",
+            "goal": {"kind": "count", "when": when, "target": 1},
+            "rewards": [{"kind": "points", "amount": 1}]});
+        let campaign =
+            CompiledCampaign::compile(campaigns::CampaignSpec::from_value(&spec).unwrap()).unwrap();
+        let bindings = Bindings::new(&event, None);
+        // A quarter of the 2 MiB a tokio worker or test thread has.
+        let result = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || campaign.condition_holds(0, &bindings, ProgressView::default()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(result, Ok(true), "{when}");
+    }
+}

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// An expression that failed while evaluating: it counts as false, and the caller reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EvalError {
     /// Which expression (`goal.when`, `rewards[0].amount_expr`).
     pub path: String,

@@ -23,6 +23,9 @@ pub const MAX_TEXT_CHARS: usize = 2_000;
 pub const MAX_REWARDS: usize = 16;
 /// Most steps per sequence.
 pub const MAX_STEPS: usize = 32;
+/// Largest target of a goal that remembers each qualifying event: a `distinct` goal, or a
+/// `count` goal with a window. It bounds the size of a customer's state.
+pub const MAX_REMEMBERED_TARGET: i64 = 10_000;
 /// Most cycles per customer.
 pub const MAX_PER_CUSTOMER: i64 = 1_000_000;
 
@@ -440,8 +443,13 @@ impl Reader {
         match kind.as_str() {
             "count" => {
                 let when = when();
-                let target = self.count_target(map, path);
                 let within = self.within(map, path);
+                let max = if matches!(within, Some(Some(_))) {
+                    MAX_REMEMBERED_TARGET
+                } else {
+                    i64::MAX
+                };
+                let target = self.count_target(map, path, max);
                 Some(Goal::Count {
                     when: when?,
                     target: target?,
@@ -474,7 +482,7 @@ impl Reader {
             "distinct" => {
                 let when = when();
                 let value = self.value(map, path);
-                let target = self.count_target(map, path);
+                let target = self.count_target(map, path, MAX_REMEMBERED_TARGET);
                 let within = self.within(map, path);
                 Some(Goal::Distinct {
                     when: when?,
@@ -496,7 +504,7 @@ impl Reader {
                         }
                     }
                 });
-                let target = self.count_target(map, path);
+                let target = self.count_target(map, path, i64::MAX);
                 Some(Goal::Streak {
                     when: when?,
                     period: period?,
@@ -516,9 +524,9 @@ impl Reader {
         }
     }
 
-    fn count_target(&mut self, map: &Map<String, Value>, path: &str) -> Option<u64> {
+    fn count_target(&mut self, map: &Map<String, Value>, path: &str, max: i64) -> Option<u64> {
         let f = self.field(map, path, "target", true)?;
-        self.integer(&f, 1, i64::MAX).map(|t| t.unsigned_abs())
+        self.integer(&f, 1, max).map(|t| t.unsigned_abs())
     }
 
     /// `Some(None)` when absent, `None` when invalid.

@@ -1,1 +1,33 @@
-//! engine
+//! Offerflow's engine: the pure progress state machine ([`evaluate`]) and the processors that
+//! apply it to streams of events.
+//!
+//! ```
+//! use engine::{MemoryProcessor, Status};
+//! use serde_json::json;
+//!
+//! let spec = campaigns::parse(r#"
+//! key: two-orders
+//! name: Order twice, get 100 points
+//! goal: {kind: count, when: 'event.type == "order.completed"', target: 2}
+//! rewards: [{kind: points, amount: 100}]
+//! "#).unwrap();
+//! let mut processor = MemoryProcessor::new(vec![campaigns::CompiledCampaign::compile(spec).unwrap()]);
+//! for id in ["e1", "e2", "e2"] {
+//!     processor.process_json(&json!({"id": id, "customer_id": "c1", "type": "order.completed",
+//!         "occurred_at": "2026-12-01T10:00:00Z"}));
+//! }
+//! assert_eq!(processor.ledger().len(), 1);
+//! assert_eq!(processor.ledger()[0].event_id, "e2");
+//! ```
+
+mod core;
+mod fingerprint;
+mod memory;
+mod state;
+
+pub use crate::core::{
+    Evaluation, Outcome, Reason, Reward, evaluate, fresh, micros, period_index, progress_view,
+};
+pub use fingerprint::fingerprint;
+pub use memory::{CampaignOutcome, EventResult, MemoryProcessor, Status};
+pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 
 /// Offerflow: a gamification offer engine.
 #[derive(Debug, Parser)]
-#[command(name = "offerflow", version, about)]
+#[command(
+    name = "offerflow",
+    version,
+    about = "Offerflow: a gamification offer engine"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

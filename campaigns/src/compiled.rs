@@ -3,12 +3,16 @@
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, index, join};
 use crate::event::{Customer, Event};
-use crate::expr::{Expr, Scope};
+use crate::expr::{Expr, Scope, Variables};
 use crate::spec::{Amount, CampaignSpec, Goal};
 use cel::Value as CelValue;
 use cel::common::ast::{Expr as Node, IdedExpr, LiteralValue};
-use cel::objects::{Key, Map as CelMap};
-use chrono::{DateTime, FixedOffset, Utc};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelTimestamp,
+};
+use cel::common::value::Val;
+use cel::objects::{Key, Map as ValueMap};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -28,44 +32,50 @@ impl std::fmt::Display for EvalError {
     }
 }
 
-/// The values an event's expressions see that do not depend on the campaign, built once per
-/// event and shared by every campaign it is evaluated for.
-#[derive(Debug, Clone)]
+/// The values an event's expressions see that do not depend on the campaign, converted to CEL
+/// once per event and shared, by reference, by every campaign it is evaluated for.
+#[derive(Debug)]
 pub struct Bindings {
-    event: CelValue,
-    customer: CelValue,
-    now: CelValue,
+    event: Box<dyn Val>,
+    customer: Box<dyn Val>,
+    now: Box<dyn Val>,
 }
 
 impl Bindings {
     /// Binds `event` (attributes plus `id`, `type`, `customer_id`, `occurred_at`), `customer`
     /// (profile plus `id`, or just `id` without a profile) and `now` (the event's time).
     pub fn new(event: &Event, customer: Option<&Customer>) -> Self {
-        let now = timestamp(event.occurred_at);
-        let mut fields = object_entries(&event.attributes);
-        fields.insert(key("id"), string(&event.id));
-        fields.insert(key("type"), string(&event.kind));
-        fields.insert(key("customer_id"), string(&event.customer_id));
-        fields.insert(key("occurred_at"), now.clone());
+        let mut fields = object_vals(&event.attributes);
+        fields.insert(CelMapKey::from("id".to_owned()), str_val(&event.id));
+        fields.insert(CelMapKey::from("type".to_owned()), str_val(&event.kind));
+        let customer_id = str_val(&event.customer_id);
+        fields.insert(CelMapKey::from("customer_id".to_owned()), customer_id);
+        fields.insert(
+            CelMapKey::from("occurred_at".to_owned()),
+            time_val(event.occurred_at),
+        );
         let mut profile = customer
-            .map(|c| object_entries(&c.attributes))
+            .map(|c| object_vals(&c.attributes))
             .unwrap_or_default();
-        profile.insert(key("id"), string(&event.customer_id));
+        profile.insert(
+            CelMapKey::from("id".to_owned()),
+            str_val(&event.customer_id),
+        );
         Bindings {
-            event: map(fields),
-            customer: map(profile),
-            now,
+            event: Box::new(CelMap::from(fields)),
+            customer: Box::new(CelMap::from(profile)),
+            now: time_val(event.occurred_at),
         }
     }
 
     /// Binds `customer` and `now` alone, for audiences checked without an event.
     pub fn for_customer(customer: &Customer, now: DateTime<Utc>) -> Self {
-        let mut profile = object_entries(&customer.attributes);
-        profile.insert(key("id"), string(&customer.id));
+        let mut profile = object_vals(&customer.attributes);
+        profile.insert(CelMapKey::from("id".to_owned()), str_val(&customer.id));
         Bindings {
-            event: CelValue::Null,
-            customer: map(profile),
-            now: timestamp(now),
+            event: Box::new(CelNull),
+            customer: Box::new(CelMap::from(profile)),
+            now: time_val(now),
         }
     }
 }
@@ -202,7 +212,12 @@ impl CompiledCampaign {
     pub fn audience_holds(&self, b: &Bindings) -> Result<bool, EvalError> {
         match &self.audience {
             None => Ok(true),
-            Some(e) => boolean("audience", e, &[("customer", &b.customer), ("now", &b.now)]),
+            Some(e) => {
+                let vars = Variables::default()
+                    .with("customer", b.customer.as_ref())
+                    .with("now", b.now.as_ref());
+                boolean("audience", e, &vars)
+            }
         }
     }
 
@@ -216,7 +231,8 @@ impl CompiledCampaign {
         let Some((path, e)) = self.conditions.get(i) else {
             return Ok(false);
         };
-        boolean(path, e, &variables(b, &progress.to_cel()))
+        let progress = progress_value(e, progress);
+        boolean(path, e, &variables(b, progress.as_ref()))
     }
 
     /// The goal's `value` for a sum (a number) or distinct (a scalar, as a key) goal.
@@ -225,8 +241,9 @@ impl CompiledCampaign {
         let Some(e) = &self.value else {
             return Err(error(path, "this goal has no value"));
         };
+        let progress = progress_value(e, progress);
         let value = e
-            .evaluate(&variables(b, &progress.to_cel()))
+            .evaluate(&variables(b, progress.as_ref()))
             .map_err(|m| error(path, m))?;
         GoalValue::from_cel(value).map_err(|m| error(path, m))
     }
@@ -246,8 +263,9 @@ impl CompiledCampaign {
         let Some(Some(e)) = self.amounts.get(i) else {
             return Err(error(&path, "this reward has no amount"));
         };
+        let progress = progress_value(e, progress);
         let value = e
-            .evaluate(&variables(b, &progress.to_cel()))
+            .evaluate(&variables(b, progress.as_ref()))
             .map_err(|m| error(&path, m))?;
         let x = match value {
             CelValue::Int(i) => i as f64,
@@ -314,16 +332,29 @@ impl GoalValue {
     }
 }
 
-fn variables<'a>(b: &'a Bindings, progress: &'a CelValue) -> [(&'static str, &'a CelValue); 4] {
-    [
-        ("event", &b.event),
-        ("customer", &b.customer),
-        ("progress", progress),
-        ("now", &b.now),
-    ]
+/// `progress` as CEL, built only for expressions that mention it.
+fn progress_value(e: &Expr, progress: ProgressView) -> Box<dyn Val> {
+    if e.uses("progress") {
+        to_val(progress.to_cel())
+    } else {
+        Box::new(CelNull)
+    }
 }
 
-fn boolean(path: &str, e: &Expr, vars: &[(&str, &CelValue)]) -> Result<bool, EvalError> {
+fn variables<'a>(b: &'a Bindings, progress: &'a dyn Val) -> Variables<'a> {
+    Variables::default()
+        .with("event", b.event.as_ref())
+        .with("customer", b.customer.as_ref())
+        .with("progress", progress)
+        .with("now", b.now.as_ref())
+}
+
+/// A value in the interpreter's own form; built only from JSON data, which always converts.
+fn to_val(value: CelValue) -> Box<dyn Val> {
+    Box::<dyn Val>::try_from(value).unwrap_or_else(|_| Box::new(CelNull))
+}
+
+fn boolean(path: &str, e: &Expr, vars: &Variables<'_>) -> Result<bool, EvalError> {
     match e.evaluate(vars) {
         Ok(CelValue::Bool(b)) => Ok(b),
         Ok(other) => Err(error(
@@ -352,40 +383,46 @@ fn key(k: &str) -> Key {
     Key::String(Arc::new(k.to_owned()))
 }
 
-fn string(s: &str) -> CelValue {
-    CelValue::String(Arc::new(s.to_owned()))
-}
-
 fn map(entries: HashMap<Key, CelValue>) -> CelValue {
-    CelValue::Map(CelMap {
+    CelValue::Map(ValueMap {
         map: Arc::new(entries),
     })
 }
 
-fn timestamp(t: DateTime<Utc>) -> CelValue {
-    CelValue::Timestamp(
-        t.with_timezone(&FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!())),
-    )
-}
-
-fn object_entries(object: &serde_json::Map<String, Value>) -> HashMap<Key, CelValue> {
-    object.iter().map(|(k, v)| (key(k), to_cel(v))).collect()
-}
-
-/// JSON to CEL: integers become `int` (or `double` past its range), other numbers `double`.
-/// Recursion is bounded by the depth limits on events and profiles.
-pub fn to_cel(value: &Value) -> CelValue {
+/// JSON to the interpreter's values, once per event: integers become `int` (or `double` past
+/// its range), other numbers `double`. Recursion is bounded by the depth limits on events and
+/// profiles.
+fn json_val(value: &Value) -> Box<dyn Val> {
     match value {
-        Value::Null => CelValue::Null,
-        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Null => Box::new(CelNull),
+        Value::Bool(b) => Box::new(CelBool::from(*b)),
         Value::Number(n) => match n.as_i64() {
-            Some(i) => CelValue::Int(i),
-            None => CelValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+            Some(i) => Box::new(CelInt::from(i)),
+            None => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
         },
-        Value::String(s) => string(s),
-        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(to_cel).collect())),
-        Value::Object(o) => map(object_entries(o)),
+        Value::String(s) => str_val(s),
+        Value::Array(items) => Box::new(CelList::from(
+            items.iter().map(json_val).collect::<Vec<_>>(),
+        )),
+        Value::Object(o) => Box::new(CelMap::from(object_vals(o))),
     }
+}
+
+fn object_vals(
+    object: &serde_json::Map<String, Value>,
+) -> HashMap<CelMapKey<'static>, Box<dyn Val>> {
+    object
+        .iter()
+        .map(|(k, v)| (CelMapKey::from(k.clone()), json_val(v)))
+        .collect()
+}
+
+fn str_val(s: &str) -> Box<dyn Val> {
+    Box::new(CelString::from(s.to_owned()))
+}
+
+fn time_val(t: DateTime<Utc>) -> Box<dyn Val> {
+    Box::new(CelTimestamp::from(t.fixed_offset()))
 }
 
 /// The event types a condition requires, or `None` when it does not pin `event.type` down.

@@ -10,6 +10,8 @@
 
 use crate::diagnostic::Position;
 use cel::common::ast::{EntryExpr, Expr as Node, IdedExpr, LiteralValue};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::{Context, Env, Program, Value};
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -81,6 +83,8 @@ impl ExprError {
 pub struct Expr {
     source: Arc<str>,
     program: Arc<Program>,
+    /// The surface variables the expression mentions; only those are bound to evaluate it.
+    uses: Vec<&'static str>,
 }
 
 impl Expr {
@@ -88,16 +92,22 @@ impl Expr {
     pub fn compile(source: &str, scope: Scope) -> Result<Expr, Vec<ExprError>> {
         check_bounds(source)?;
         let program = parse(source)?;
-        check_tree(&program, source, scope)?;
+        let uses = check_tree(&program, source, scope)?;
         Ok(Expr {
             source: source.into(),
             program: Arc::new(program),
+            uses,
         })
     }
 
     /// The source text.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Whether the expression mentions surface variable `name` (`event`, `progress`...).
+    pub fn uses(&self, name: &str) -> bool {
+        self.uses.contains(&name)
     }
 
     /// The parsed tree.
@@ -114,11 +124,9 @@ impl Expr {
     }
 
     /// Evaluates with the given variables; a runtime error or panic becomes an error message.
-    pub fn evaluate(&self, variables: &[(&str, &Value)]) -> Result<Value, String> {
+    pub fn evaluate(&self, variables: &Variables<'_>) -> Result<Value, String> {
         let mut context = Context::with_env(ENV.clone());
-        for (name, value) in variables {
-            context.add_variable_from_value(*name, (*value).clone());
-        }
+        context.set_variable_resolver(variables);
         match catch_unwind(AssertUnwindSafe(|| self.program.execute(&context))) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(e.to_string()),
@@ -126,6 +134,34 @@ impl Expr {
                 Err("the expression failed unexpectedly (the CEL interpreter panicked)".into())
             }
         }
+    }
+}
+
+/// Variables bound by reference for one evaluation: nothing is copied or converted, so one
+/// event's values serve every campaign evaluated for it.
+#[derive(Debug, Default)]
+pub struct Variables<'a> {
+    /// The four surface variables at most: a fixed array, no allocation per evaluation.
+    entries: [Option<(&'static str, &'a dyn Val)>; 4],
+}
+
+impl<'a> Variables<'a> {
+    /// Binds `name` to `value` (a fifth variable is ignored: the surface has four).
+    pub fn with(mut self, name: &'static str, value: &'a dyn Val) -> Self {
+        if let Some(free) = self.entries.iter_mut().find(|e| e.is_none()) {
+            *free = Some((name, value));
+        }
+        self
+    }
+}
+
+impl VariableResolver for Variables<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        self.entries
+            .iter()
+            .flatten()
+            .find(|(name, _)| *name == variable)
+            .map(|(_, value)| CowVal::Borrowed(*value))
     }
 }
 
@@ -240,9 +276,15 @@ fn position_of(program: &Program, source: &str, id: u64) -> Position {
     Position::new(line, column)
 }
 
-/// The tree's depth, and that it uses only the variables `scope` allows.
-fn check_tree(program: &Program, source: &str, scope: Scope) -> Result<(), Vec<ExprError>> {
+/// Checks the tree's depth and that it uses only the variables `scope` allows; returns the
+/// surface variables it uses.
+fn check_tree(
+    program: &Program,
+    source: &str,
+    scope: Scope,
+) -> Result<Vec<&'static str>, Vec<ExprError>> {
     let allowed = scope.variables();
+    let mut uses: Vec<&'static str> = Vec::new();
     let mut errors = Vec::new();
     let mut reported = HashSet::new();
     // (node, depth, names bound by enclosing comprehensions)
@@ -260,6 +302,12 @@ fn check_tree(program: &Program, source: &str, scope: Scope) -> Result<(), Vec<E
         let next = depth + 1;
         match &node.expr {
             Node::Ident(name) => {
+                if let Some(v) = allowed.iter().find(|v| **v == name.as_str())
+                    && !bound.contains(&name.as_str())
+                    && !uses.contains(v)
+                {
+                    uses.push(v);
+                }
                 let known = allowed.contains(&name.as_str())
                     || bound.contains(&name.as_str())
                     || TYPE_NAMES.contains(&name.as_str())
@@ -327,7 +375,7 @@ fn check_tree(program: &Program, source: &str, scope: Scope) -> Result<(), Vec<E
         }
     }
     if errors.is_empty() {
-        Ok(())
+        Ok(uses)
     } else {
         errors.sort_by_key(|e| (e.position.line, e.position.column));
         Err(errors)

@@ -23,7 +23,7 @@ mod read;
 pub mod source;
 mod spec;
 
-pub use compiled::{Bindings, CompiledCampaign, EvalError, GoalValue, ProgressView, to_cel};
+pub use compiled::{Bindings, CompiledCampaign, EvalError, GoalValue, ProgressView};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Position};
 pub use duration::SpecDuration;
 pub use event::{

@@ -141,14 +141,37 @@ pub fn evaluate(
             return Evaluation::not_applicable(Reason::Audience, errors);
         }
     }
-    let mut next = state
-        .cloned()
-        .unwrap_or_else(|| CampaignState::new(fresh(&spec.goal)));
+    let initial;
+    let current = match state {
+        Some(s) => s,
+        None => {
+            initial = CampaignState::new(fresh(&spec.goal));
+            &initial
+        }
+    };
+    let w = spec.goal.within().map(|d| d.seconds() * 1_000_000);
+    let before = view(&current.progress, micros(t), w, current.cycle);
+    // The goal's condition, or the next step's: with a timed-out sequence, the first step's.
+    let condition = match spec.goal {
+        Goal::Sequence { .. } => usize::try_from(before.step).unwrap_or(usize::MAX),
+        _ => 0,
+    };
+    match campaign.condition_holds(condition, bindings, before) {
+        Ok(true) => {}
+        Ok(false) => return Evaluation::not_applicable(Reason::ConditionFalse, errors),
+        Err(e) => {
+            errors.push(e);
+            return Evaluation::not_applicable(Reason::ConditionFalse, errors);
+        }
+    }
+    // Only now, with the event qualifying, is the state copied to be changed.
+    let mut next = current.clone();
     let mut step = Stepper {
         campaign,
         bindings,
         t: micros(t),
-        cycle: next.cycle,
+        w,
+        before,
         errors: &mut errors,
     };
     let advance = step.advance(&mut next.progress, spec.schedule.timezone);
@@ -318,50 +341,32 @@ struct Stepper<'a> {
     campaign: &'a CompiledCampaign,
     bindings: &'a Bindings,
     t: i64,
-    cycle: u32,
+    /// The window, in microseconds.
+    w: Option<i64>,
+    /// The progress as the event's conditions saw it.
+    before: ProgressView,
     errors: &'a mut Vec<EvalError>,
 }
 
 impl Stepper<'_> {
-    fn holds(&mut self, condition: usize, before: ProgressView) -> bool {
-        match self
-            .campaign
-            .condition_holds(condition, self.bindings, before)
-        {
-            Ok(b) => b,
-            Err(e) => {
-                self.errors.push(e);
-                false
-            }
-        }
-    }
-
+    /// Moves a qualifying event's progress on.
     fn advance(&mut self, progress: &mut Progress, tz: Tz) -> Advance {
         let goal = &self.campaign.spec().goal;
-        let w = goal.within().map(|d| d.seconds() * 1_000_000);
-        let t = self.t;
-        let before = view(progress, t, w, self.cycle);
+        let (t, w, before) = (self.t, self.w, self.before);
         if let (Progress::Sequence { step, started_at }, Goal::Sequence { steps, .. }) =
             (&mut *progress, goal)
         {
-            let at = usize::try_from(before.step).unwrap_or(usize::MAX);
-            if !self.holds(at, before) {
-                return Advance::NotQualified;
-            }
-            // A timed-out sequence starts again, and this event was tried as its first step.
+            // A timed-out sequence starts again: this event matched its first step.
             *step = before.step + 1;
             if before.step == 0 {
                 *started_at = Some(t);
             }
-            let after = view(progress, t, w, self.cycle);
-            return if at + 1 >= steps.len() {
+            let after = view(progress, t, w, before.cycle);
+            return if after.step >= steps.len() as u64 {
                 Advance::Done(after)
             } else {
                 Advance::Progressed
             };
-        }
-        if !self.holds(0, before) {
-            return Advance::NotQualified;
         }
         let done = match (&mut *progress, goal) {
             (Progress::Count { count, window }, Goal::Count { target, .. }) => match w {
@@ -446,7 +451,7 @@ impl Stepper<'_> {
             _ => return Advance::NotQualified,
         };
         if done {
-            Advance::Done(view(progress, t, w, self.cycle))
+            Advance::Done(view(progress, t, w, before.cycle))
         } else {
             Advance::Progressed
         }

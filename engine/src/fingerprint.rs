@@ -9,8 +9,8 @@ use campaigns::Event;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// SHA-256 of the event's canonical content, as lowercase hex.
-pub fn fingerprint(event: &Event) -> String {
+/// SHA-256 of the event's canonical content.
+pub fn fingerprint(event: &Event) -> [u8; 32] {
     let mut out = String::with_capacity(128);
     out.push_str(&event.customer_id.len().to_string());
     out.push(':');
@@ -20,28 +20,40 @@ pub fn fingerprint(event: &Event) -> String {
     out.push_str(&event.kind);
     out.push_str(&event.occurred_at.timestamp_micros().to_string());
     out.push('|');
-    canonical(&Value::Object(event.attributes.clone()), &mut out);
-    let digest = Sha256::digest(out.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    canonical_object(&event.attributes, &mut out);
+    Sha256::digest(out.as_bytes()).into()
+}
+
+/// A fingerprint as lowercase hex, for storage.
+pub fn to_hex(fingerprint: &[u8; 32]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for b in fingerprint {
+        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    hex
+}
+
+fn canonical_object(map: &serde_json::Map<String, Value>, out: &mut String) {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    out.push('{');
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(k.clone()).to_string());
+        out.push(':');
+        canonical(&map[k], out);
+    }
+    out.push('}');
 }
 
 /// Canonical JSON: sorted keys, no whitespace. Depth is bounded by event validation.
 fn canonical(value: &Value, out: &mut String) {
     match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical(&map[k], out);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => canonical_object(map, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -72,6 +84,12 @@ mod tests {
         let b = event(json!({"id": "e2", "customer_id": "c", "type": "t",
             "occurred_at": "2026-12-01T11:00:00+01:00", "attributes": {"b": {"x": 1, "y": 2}, "a": 1}}));
         assert_eq!(fingerprint(&a), fingerprint(&b));
+        let hex = to_hex(&fingerprint(&a));
+        assert_eq!(hex.len(), 64);
+        assert!(
+            hex.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
 
     #[test]

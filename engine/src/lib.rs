@@ -21,6 +21,7 @@
 //! ```
 
 mod core;
+mod error;
 mod fingerprint;
 mod memory;
 mod state;
@@ -28,6 +29,7 @@ mod state;
 pub use crate::core::{
     Evaluation, Outcome, Reason, Reward, evaluate, fresh, micros, period_index, progress_view,
 };
-pub use fingerprint::fingerprint;
+pub use error::{Error, Result};
+pub use fingerprint::{fingerprint, to_hex};
 pub use memory::{CampaignOutcome, EventResult, MemoryProcessor, Status};
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};

@@ -5,7 +5,7 @@
 //! first result again); with other content a conflict (no effect); an invalid event is rejected
 //! with its field and reason and is not remembered, so a corrected one may follow.
 
-use crate::core::{Outcome, Reason, Reward, evaluate};
+use crate::core::{Outcome, Reward, evaluate};
 use crate::fingerprint::fingerprint;
 use crate::state::CampaignState;
 use campaigns::{Bindings, CompiledCampaign, Customer, EvalError, Event, EventError};
@@ -49,7 +49,8 @@ pub struct EventResult {
     /// Why it was rejected or is a conflict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<EventError>,
-    /// Per campaign, for processed events and their duplicates.
+    /// Per campaign the event could apply to (campaigns whose conditions rule out its type are
+    /// not listed), for processed events and their duplicates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<CampaignOutcome>,
     /// Rewards this event issued.
@@ -75,12 +76,35 @@ pub struct MemoryProcessor {
     campaigns: Vec<Arc<CompiledCampaign>>,
     index: TypeIndex,
     use_index: bool,
-    customers: HashMap<String, Customer>,
-    states: HashMap<(String, usize), CampaignState>,
-    inbox: HashMap<String, (String, EventResult)>,
+    customers: HashMap<String, Slot>,
+    inbox: HashMap<String, ([u8; 32], Arc<EventResult>)>,
     taken: Vec<u64>,
     ledger: Vec<Reward>,
     errors: HashMap<String, u64>,
+}
+
+/// One customer: their profile and their state in each campaign they have one in.
+#[derive(Debug, Default)]
+struct Slot {
+    profile: Option<Customer>,
+    /// (campaign index, state), sorted by index; most customers touch few campaigns.
+    states: Vec<(usize, CampaignState)>,
+}
+
+impl Slot {
+    fn state(&self, campaign: usize) -> Option<&CampaignState> {
+        self.states
+            .binary_search_by_key(&campaign, |(i, _)| *i)
+            .ok()
+            .map(|at| &self.states[at].1)
+    }
+
+    fn set_state(&mut self, campaign: usize, state: CampaignState) {
+        match self.states.binary_search_by_key(&campaign, |(i, _)| *i) {
+            Ok(at) => self.states[at].1 = state,
+            Err(at) => self.states.insert(at, (campaign, state)),
+        }
+    }
 }
 
 impl MemoryProcessor {
@@ -93,7 +117,6 @@ impl MemoryProcessor {
             campaigns,
             use_index: true,
             customers: HashMap::new(),
-            states: HashMap::new(),
             inbox: HashMap::new(),
             ledger: Vec::new(),
             errors: HashMap::new(),
@@ -109,59 +132,67 @@ impl MemoryProcessor {
 
     /// Stores or replaces a customer's profile.
     pub fn upsert_customer(&mut self, customer: Customer) {
-        self.customers.insert(customer.id.clone(), customer);
+        let id = customer.id.clone();
+        self.customers.entry(id).or_default().profile = Some(customer);
     }
 
     /// Reads and processes one event in its JSON form.
-    pub fn process_json(&mut self, value: &serde_json::Value) -> EventResult {
+    pub fn process_json(&mut self, value: &serde_json::Value) -> Arc<EventResult> {
         match Event::from_json(value) {
             Ok(event) => self.process(&event),
             Err(error) => {
                 let id = value.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-                EventResult::refused(id.to_owned(), Status::Rejected, error)
+                Arc::new(EventResult::refused(id.to_owned(), Status::Rejected, error))
             }
         }
     }
 
     /// Processes one event.
-    pub fn process(&mut self, event: &Event) -> EventResult {
+    pub fn process(&mut self, event: &Event) -> Arc<EventResult> {
         if let Err(error) = event.validate() {
-            return EventResult::refused(event.id.clone(), Status::Rejected, error);
+            let refused = EventResult::refused(event.id.clone(), Status::Rejected, error);
+            return Arc::new(refused);
         }
         let print = fingerprint(event);
         if let Some((seen, first)) = self.inbox.get(&event.id) {
             if *seen == print {
-                return EventResult {
+                return Arc::new(EventResult {
                     status: Status::Duplicate,
-                    ..first.clone()
-                };
+                    ..EventResult::clone(first)
+                });
             }
             let error = EventError {
                 field: "id".into(),
                 reason: "an event with this id was already processed with different content".into(),
             };
-            return EventResult::refused(event.id.clone(), Status::Conflict, error);
+            let conflict = EventResult::refused(event.id.clone(), Status::Conflict, error);
+            return Arc::new(conflict);
         }
-        let bindings = Bindings::new(event, self.customers.get(&event.customer_id));
-        let mut result = EventResult {
-            event_id: event.id.clone(),
-            status: Status::Processed,
-            error: None,
-            outcomes: Vec::with_capacity(self.campaigns.len()),
-            rewards: Vec::new(),
+        if !self.customers.contains_key(&event.customer_id) {
+            self.customers
+                .insert(event.customer_id.clone(), Slot::default());
+        }
+        let Some(slot) = self.customers.get_mut(&event.customer_id) else {
+            unreachable!("inserted above")
         };
+        let bindings = Bindings::new(event, slot.profile.as_ref());
         let candidates: &[usize] = if self.use_index {
             self.index.candidates(&event.kind)
         } else {
             &self.index.all
         };
+        let mut result = EventResult {
+            event_id: event.id.clone(),
+            status: Status::Processed,
+            error: None,
+            outcomes: Vec::with_capacity(candidates.len()),
+            rewards: Vec::new(),
+        };
         for &i in candidates {
             let campaign = &self.campaigns[i];
-            let key = (event.customer_id.clone(), i);
             let max = campaign.spec().limits.max_rewards;
             let exhausted = max.is_some_and(|m| self.taken[i] >= m);
-            let mut evaluation =
-                evaluate(campaign, &bindings, event, self.states.get(&key), exhausted);
+            let mut evaluation = evaluate(campaign, &bindings, event, slot.state(i), exhausted);
             if evaluation.takes_budget {
                 if max.is_some_and(|m| self.taken[i] < m) {
                     self.taken[i] += 1;
@@ -174,7 +205,7 @@ impl MemoryProcessor {
                     evaluation.errors.len() as u64;
             }
             if let Some(state) = evaluation.state {
-                self.states.insert(key, state);
+                slot.set_state(i, state);
             }
             result.rewards.extend(evaluation.rewards);
             result.outcomes.push(CampaignOutcome {
@@ -183,39 +214,11 @@ impl MemoryProcessor {
                 errors: evaluation.errors,
             });
         }
-        if self.use_index {
-            self.fill_skipped(&mut result);
-        }
         self.ledger.extend(result.rewards.iter().cloned());
-        self.inbox.insert(event.id.clone(), (print, result.clone()));
+        let result = Arc::new(result);
+        self.inbox
+            .insert(event.id.clone(), (print, Arc::clone(&result)));
         result
-    }
-
-    /// Campaigns the index skipped are reported as not applicable for the event's type, in
-    /// campaign order, so a result lists every campaign either way.
-    fn fill_skipped(&self, result: &mut EventResult) {
-        if result.outcomes.len() == self.campaigns.len() {
-            return;
-        }
-        let mut by_key: HashMap<String, CampaignOutcome> = result
-            .outcomes
-            .drain(..)
-            .map(|o| (o.campaign.clone(), o))
-            .collect();
-        result.outcomes = self
-            .campaigns
-            .iter()
-            .map(|c| {
-                let key = &c.spec().key;
-                by_key.remove(key).unwrap_or_else(|| CampaignOutcome {
-                    campaign: key.clone(),
-                    outcome: Outcome::NotApplicable {
-                        reason: Reason::EventType,
-                    },
-                    errors: Vec::new(),
-                })
-            })
-            .collect();
     }
 
     /// Every reward issued, in issue order.
@@ -226,14 +229,16 @@ impl MemoryProcessor {
     /// A customer's state in a campaign.
     pub fn state(&self, customer_id: &str, campaign: &str) -> Option<&CampaignState> {
         let i = self.position(campaign)?;
-        self.states.get(&(customer_id.to_owned(), i))
+        self.customers.get(customer_id)?.state(i)
     }
 
-    /// Every (customer, campaign key) → state, for comparisons.
+    /// Every (customer, campaign key, state), for comparisons.
     pub fn states(&self) -> impl Iterator<Item = (&str, &str, &CampaignState)> {
-        self.states
-            .iter()
-            .map(|((c, i), s)| (c.as_str(), self.campaigns[*i].spec().key.as_str(), s))
+        self.customers.iter().flat_map(move |(c, slot)| {
+            slot.states
+                .iter()
+                .map(move |(i, s)| (c.as_str(), self.campaigns[*i].spec().key.as_str(), s))
+        })
     }
 
     /// Completions taken from a campaign's budget so far.

@@ -34,6 +34,27 @@ pub struct CampaignState {
 }
 
 impl CampaignState {
+    /// Reads a stored state, refusing any schema version but [`STATE_VERSION`].
+    pub fn from_json(text: &str) -> crate::Result<Self> {
+        #[derive(Deserialize)]
+        struct Version {
+            v: u8,
+        }
+        let Version { v } = serde_json::from_str(text)?;
+        if v != STATE_VERSION {
+            return Err(crate::Error::StateVersion {
+                found: v,
+                expected: STATE_VERSION,
+            });
+        }
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// The stored form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("a state always serializes"))
+    }
+
     /// A fresh state in cycle 1.
     pub fn new(progress: Progress) -> Self {
         Self {
@@ -116,7 +137,8 @@ mod tests {
             json,
             r#"{"v":1,"cycle":1,"progress":{"kind":"count","count":2}}"#
         );
-        assert_eq!(serde_json::from_str::<CampaignState>(&json).unwrap(), state);
+        assert_eq!(CampaignState::from_json(&json).unwrap(), state);
+        assert_eq!(state.to_json(), json);
         let fresh = CampaignState::new(Progress::Sequence {
             step: 0,
             started_at: None,
@@ -125,5 +147,21 @@ mod tests {
             serde_json::to_string(&fresh).unwrap(),
             r#"{"v":1,"cycle":1,"progress":{"kind":"sequence"}}"#
         );
+    }
+
+    #[test]
+    fn refuses_other_versions_and_garbage() {
+        let future = r#"{"v":2,"cycle":1,"progress":{"kind":"count"}}"#;
+        assert!(matches!(
+            CampaignState::from_json(future),
+            Err(crate::Error::StateVersion {
+                found: 2,
+                expected: 1
+            })
+        ));
+        assert!(matches!(
+            CampaignState::from_json("{}"),
+            Err(crate::Error::StateFormat(_))
+        ));
     }
 }

@@ -508,7 +508,7 @@ fn ids_duplicates_conflicts_and_rejects() {
         &json!({"id": "e3", "customer_id": "c", "type": "order", "occurred_at": "soon"}),
     );
     assert_eq!(bad.status, Status::Rejected);
-    assert_eq!(bad.error.unwrap().field, "occurred_at");
+    assert_eq!(bad.error.as_ref().unwrap().field, "occurred_at");
     let fixed = p.process_json(&event(
         "e3",
         "c",

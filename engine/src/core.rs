@@ -44,8 +44,6 @@ pub enum Reason {
     CustomerFinished,
     /// `max_rewards` completions have been issued.
     BudgetExhausted,
-    /// The campaign's conditions cannot hold for this event type (the event-type index).
-    EventType,
     /// The audience does not hold (or failed to evaluate) for this customer.
     Audience,
     /// The goal's condition (or the next step's) does not hold, or failed to evaluate.

@@ -84,7 +84,7 @@ pub struct Evaluation {
     /// Expressions that failed (each counted as false, or as amount 0).
     pub errors: Vec<EvalError>,
     /// Whether the caller must take one unit of the campaign's budget before committing; if it
-    /// cannot, it calls [`Evaluation::budget_refused`].
+    /// cannot, it calls [`Evaluation::refuse_budget`].
     pub takes_budget: bool,
 }
 
@@ -99,9 +99,15 @@ impl Evaluation {
         }
     }
 
-    /// What the evaluation becomes when the budget could not be taken: nothing changes.
-    pub fn budget_refused(self) -> Self {
-        Evaluation::not_applicable(Reason::BudgetExhausted, self.errors)
+    /// Turns the evaluation into what it is when the budget could not be taken: nothing
+    /// changes, the campaign's budget is exhausted.
+    pub fn refuse_budget(&mut self) {
+        self.outcome = Outcome::NotApplicable {
+            reason: Reason::BudgetExhausted,
+        };
+        self.state = None;
+        self.rewards.clear();
+        self.takes_budget = false;
     }
 }
 

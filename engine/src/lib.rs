@@ -20,6 +20,7 @@
 //! assert_eq!(processor.ledger()[0].event_id, "e2");
 //! ```
 
+mod apply;
 mod core;
 mod error;
 mod fingerprint;
@@ -29,7 +30,8 @@ mod state;
 pub use crate::core::{
     Evaluation, Outcome, Reason, Reward, evaluate, fresh, micros, period_index, progress_view,
 };
+pub use apply::{CampaignOutcome, CampaignSet, EventResult, Status};
 pub use error::{Error, Result};
 pub use fingerprint::{fingerprint, to_hex};
-pub use memory::{CampaignOutcome, EventResult, MemoryProcessor, Status};
+pub use memory::MemoryProcessor;
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};

@@ -5,77 +5,18 @@
 //! first result again); with other content a conflict (no effect); an invalid event is rejected
 //! with its field and reason and is not remembered, so a corrected one may follow.
 
-use crate::core::{Outcome, Reward, evaluate};
+use crate::apply::{CampaignSet, EventResult, Status};
+use crate::core::Reward;
 use crate::fingerprint::fingerprint;
 use crate::state::CampaignState;
-use campaigns::{Bindings, CompiledCampaign, Customer, EvalError, Event, EventError};
-use serde::{Deserialize, Serialize};
+use campaigns::{CompiledCampaign, Customer, Event};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// What happened to an event as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Applied to every campaign.
-    Processed,
-    /// Seen before with the same content: no effect.
-    Duplicate,
-    /// Seen before with other content: refused, no effect.
-    Conflict,
-    /// Invalid: refused, no effect.
-    Rejected,
-}
-
-/// What an event did to one campaign.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CampaignOutcome {
-    /// Campaign key.
-    pub campaign: String,
-    /// What happened.
-    pub outcome: Outcome,
-    /// Expressions that failed on this event (each counted as false).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<EvalError>,
-}
-
-/// The result of one event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventResult {
-    /// The event's id (empty when it had none).
-    pub event_id: String,
-    /// What happened to it.
-    pub status: Status,
-    /// Why it was rejected or is a conflict.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<EventError>,
-    /// Per campaign the event could apply to (campaigns whose conditions rule out its type are
-    /// not listed), for processed events and their duplicates.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outcomes: Vec<CampaignOutcome>,
-    /// Rewards this event issued.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rewards: Vec<Reward>,
-}
-
-impl EventResult {
-    fn refused(event_id: String, status: Status, error: EventError) -> Self {
-        EventResult {
-            event_id,
-            status,
-            error: Some(error),
-            outcomes: Vec::new(),
-            rewards: Vec::new(),
-        }
-    }
-}
 
 /// Processes events in memory, across many customers and campaigns.
 #[derive(Debug)]
 pub struct MemoryProcessor {
-    campaigns: Vec<Arc<CompiledCampaign>>,
-    index: TypeIndex,
-    use_index: bool,
+    set: CampaignSet,
     customers: HashMap<String, Slot>,
     inbox: HashMap<String, ([u8; 32], Arc<EventResult>)>,
     taken: Vec<u64>,
@@ -112,10 +53,8 @@ impl MemoryProcessor {
     pub fn new(campaigns: Vec<CompiledCampaign>) -> Self {
         let campaigns: Vec<Arc<CompiledCampaign>> = campaigns.into_iter().map(Arc::new).collect();
         MemoryProcessor {
-            index: TypeIndex::new(&campaigns),
             taken: vec![0; campaigns.len()],
-            campaigns,
-            use_index: true,
+            set: CampaignSet::new(campaigns),
             customers: HashMap::new(),
             inbox: HashMap::new(),
             ledger: Vec::new(),
@@ -126,7 +65,7 @@ impl MemoryProcessor {
     /// Turns the event-type index off (every campaign sees every event), for tests that prove
     /// it never changes a result.
     pub fn without_index(mut self) -> Self {
-        self.use_index = false;
+        self.set = self.set.without_index();
         self
     }
 
@@ -155,18 +94,11 @@ impl MemoryProcessor {
         }
         let print = fingerprint(event);
         if let Some((seen, first)) = self.inbox.get(&event.id) {
-            if *seen == print {
-                return Arc::new(EventResult {
-                    status: Status::Duplicate,
-                    ..EventResult::clone(first)
-                });
-            }
-            let error = EventError {
-                field: "id".into(),
-                reason: "an event with this id was already processed with different content".into(),
-            };
-            let conflict = EventResult::refused(event.id.clone(), Status::Conflict, error);
-            return Arc::new(conflict);
+            return Arc::new(if *seen == print {
+                EventResult::duplicate_of(first)
+            } else {
+                EventResult::conflict(&event.id)
+            });
         }
         if !self.customers.contains_key(&event.customer_id) {
             self.customers
@@ -175,44 +107,33 @@ impl MemoryProcessor {
         let Some(slot) = self.customers.get_mut(&event.customer_id) else {
             unreachable!("inserted above")
         };
-        let bindings = Bindings::new(event, slot.profile.as_ref());
-        let candidates: &[usize] = if self.use_index {
-            self.index.candidates(&event.kind)
-        } else {
-            &self.index.all
-        };
-        let mut result = EventResult {
-            event_id: event.id.clone(),
-            status: Status::Processed,
-            error: None,
-            outcomes: Vec::with_capacity(candidates.len()),
-            rewards: Vec::new(),
-        };
-        for &i in candidates {
-            let campaign = &self.campaigns[i];
-            let max = campaign.spec().limits.max_rewards;
-            let exhausted = max.is_some_and(|m| self.taken[i] >= m);
-            let mut evaluation = evaluate(campaign, &bindings, event, slot.state(i), exhausted);
+        let taken = &mut self.taken;
+        let max = |i: usize| self.set.campaigns()[i].spec().limits.max_rewards;
+        let mut evaluations = self.set.evaluate(
+            event,
+            slot.profile.as_ref(),
+            |i| slot.state(i),
+            |i| max(i).is_some_and(|m| taken[i] >= m),
+        );
+        for (i, evaluation) in &mut evaluations {
             if evaluation.takes_budget {
-                if max.is_some_and(|m| self.taken[i] < m) {
-                    self.taken[i] += 1;
+                if max(*i).is_some_and(|m| taken[*i] < m) {
+                    taken[*i] += 1;
                 } else {
-                    evaluation = evaluation.budget_refused();
+                    evaluation.refuse_budget();
                 }
             }
-            if !evaluation.errors.is_empty() {
-                *self.errors.entry(campaign.spec().key.clone()).or_default() +=
-                    evaluation.errors.len() as u64;
+        }
+        let result = self.set.result(event, &evaluations);
+        for (i, evaluation) in evaluations {
+            let errors = evaluation.errors.len() as u64;
+            if errors > 0 {
+                let key = &self.set.campaigns()[i].spec().key;
+                *self.errors.entry(key.clone()).or_default() += errors;
             }
             if let Some(state) = evaluation.state {
                 slot.set_state(i, state);
             }
-            result.rewards.extend(evaluation.rewards);
-            result.outcomes.push(CampaignOutcome {
-                campaign: campaign.spec().key.clone(),
-                outcome: evaluation.outcome,
-                errors: evaluation.errors,
-            });
         }
         self.ledger.extend(result.rewards.iter().cloned());
         let result = Arc::new(result);
@@ -237,7 +158,7 @@ impl MemoryProcessor {
         self.customers.iter().flat_map(move |(c, slot)| {
             slot.states
                 .iter()
-                .map(move |(i, s)| (c.as_str(), self.campaigns[*i].spec().key.as_str(), s))
+                .map(move |(i, s)| (c.as_str(), self.set.campaigns()[*i].spec().key.as_str(), s))
         })
     }
 
@@ -253,45 +174,10 @@ impl MemoryProcessor {
 
     /// The campaigns, in order.
     pub fn campaigns(&self) -> &[Arc<CompiledCampaign>] {
-        &self.campaigns
+        self.set.campaigns()
     }
 
     fn position(&self, campaign: &str) -> Option<usize> {
-        self.campaigns.iter().position(|c| c.spec().key == campaign)
-    }
-}
-
-/// Event type → the campaigns that may react to it, in campaign order.
-#[derive(Debug)]
-struct TypeIndex {
-    by_type: HashMap<String, Vec<usize>>,
-    any_type: Vec<usize>,
-    all: Vec<usize>,
-}
-
-impl TypeIndex {
-    fn new(campaigns: &[Arc<CompiledCampaign>]) -> Self {
-        let any_type: Vec<usize> = (0..campaigns.len())
-            .filter(|&i| campaigns[i].event_types().is_none())
-            .collect();
-        let mut by_type: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, c) in campaigns.iter().enumerate() {
-            for t in c.event_types().into_iter().flatten() {
-                by_type.entry(t.clone()).or_default().push(i);
-            }
-        }
-        for list in by_type.values_mut() {
-            list.extend(&any_type);
-            list.sort_unstable();
-        }
-        TypeIndex {
-            by_type,
-            any_type,
-            all: (0..campaigns.len()).collect(),
-        }
-    }
-
-    fn candidates(&self, kind: &str) -> &[usize] {
-        self.by_type.get(kind).map_or(&self.any_type, |v| v)
+        self.set.position(campaign)
     }
 }

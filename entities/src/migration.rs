@@ -1,0 +1,155 @@
+//! Migrations, the same for SQLite and PostgreSQL.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+/// Every migration, in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(Init)]
+    }
+}
+
+/// The initial schema.
+#[derive(Debug, DeriveMigrationName)]
+struct Init;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Init {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let tables = [
+            Table::create()
+                .table("campaigns")
+                .col(string("key").primary_key())
+                .col(string("name"))
+                .col(string("status"))
+                .col(text("draft"))
+                .col(integer("version"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+            Table::create()
+                .table("campaign_versions")
+                .col(string("key"))
+                .col(integer("version"))
+                .col(text("spec"))
+                .col(timestamp_with_time_zone("published_at"))
+                .primary_key(Index::create().col("key").col("version"))
+                .to_owned(),
+            Table::create()
+                .table("customers")
+                .col(string("id").primary_key())
+                .col(text("attributes"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+            Table::create()
+                .table("inbox")
+                .col(string("event_id").primary_key())
+                .col(string("fingerprint"))
+                .col(string("customer_id"))
+                .col(text("result"))
+                .col(timestamp_with_time_zone("processed_at"))
+                .to_owned(),
+            Table::create()
+                .table("progress")
+                .col(string("customer_id"))
+                .col(string("campaign"))
+                .col(text("state"))
+                .col(big_integer("version"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .primary_key(Index::create().col("customer_id").col("campaign"))
+                .to_owned(),
+            Table::create()
+                .table("rewards")
+                .col(big_pk_auto("id"))
+                .col(string("campaign"))
+                .col(string("customer_id"))
+                .col(integer("cycle"))
+                .col(integer("reward_index"))
+                .col(string("event_id"))
+                .col(string("kind"))
+                .col(double("amount"))
+                .col(string_null("code"))
+                .col(timestamp_with_time_zone("issued_at"))
+                .to_owned(),
+            Table::create()
+                .table("budgets")
+                .col(string("campaign").primary_key())
+                .col(big_integer("taken"))
+                .col(big_integer_null("max"))
+                .to_owned(),
+            Table::create()
+                .table("outbox")
+                .col(big_pk_auto("id"))
+                .col(big_integer("reward_id"))
+                .col(text("payload"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone_null("delivered_at"))
+                .to_owned(),
+            Table::create()
+                .table("audit_log")
+                .col(big_pk_auto("id"))
+                .col(timestamp_with_time_zone("at"))
+                .col(string("actor"))
+                .col(string("action"))
+                .col(string_null("campaign"))
+                .col(text("details"))
+                .to_owned(),
+        ];
+        for table in tables {
+            m.create_table(table).await?;
+        }
+        // The ledger's identity: what makes a reward exactly-once.
+        m.create_index(
+            Index::create()
+                .name("rewards_identity")
+                .table("rewards")
+                .col("campaign")
+                .col("customer_id")
+                .col("cycle")
+                .col("reward_index")
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("rewards_by_customer")
+                .table("rewards")
+                .col("customer_id")
+                .col("id")
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("outbox_pending")
+                .table("outbox")
+                .col("delivered_at")
+                .col("id")
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            "audit_log",
+            "outbox",
+            "budgets",
+            "rewards",
+            "progress",
+            "inbox",
+            "customers",
+            "campaign_versions",
+            "campaigns",
+        ] {
+            m.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,5 +1,7 @@
 //! The engine's errors.
 
+use sea_orm::DbErr;
+
 /// Everything that can go wrong in the engine outside of a single event's evaluation (which
 /// reports per-event outcomes instead).
 #[derive(Debug, thiserror::Error)]
@@ -12,9 +14,21 @@ pub enum Error {
         /// The version this engine reads.
         expected: u8,
     },
-    /// A stored state could not be read.
-    #[error("stored state is not readable: {0}")]
+    /// A stored document (state, spec, result) could not be read.
+    #[error("stored document is not readable: {0}")]
     StateFormat(#[from] serde_json::Error),
+    /// A campaign spec is invalid.
+    #[error("invalid campaign spec:\n{0}")]
+    Spec(#[from] campaigns::Diagnostics),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// A batch kept meeting concurrent writers and gave up.
+    #[error("gave up after {0} attempts: concurrent writers kept changing the same rows")]
+    Contention(u32),
+    /// The processing pipeline has stopped.
+    #[error("the processing pipeline has stopped")]
+    Stopped,
 }
 
 /// The engine's result type.

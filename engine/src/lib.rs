@@ -26,6 +26,7 @@ mod error;
 mod fingerprint;
 mod memory;
 mod state;
+mod store;
 
 pub use crate::core::{
     Evaluation, Outcome, Reason, Reward, evaluate, fresh, micros, period_index, progress_view,
@@ -35,3 +36,4 @@ pub use error::{Error, Result};
 pub use fingerprint::{fingerprint, to_hex};
 pub use memory::MemoryProcessor;
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};
+pub use store::Store;

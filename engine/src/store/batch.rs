@@ -1,0 +1,402 @@
+//! One batch of events in one transaction: inbox dedup, progress with a version check, ledger
+//! under its unique key, budget with one conditional update, outbox rows. A batch that meets a
+//! concurrent writer (a version that moved, a key inserted meanwhile) is rolled back whole and
+//! run again from fresh reads.
+
+use super::{CustomerProgress, Store};
+use crate::apply::{EventResult, Status};
+use crate::core::Reward;
+use crate::error::{Error, Result};
+use crate::fingerprint::{fingerprint, to_hex};
+use crate::state::CampaignState;
+use campaigns::{Customer, Event};
+use chrono::Utc;
+use entities::{budget, customer, inbox, outbox, progress, reward};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many times a batch is run again after meeting a concurrent writer.
+const MAX_ATTEMPTS: u32 = 50;
+
+/// Why an attempt stopped.
+enum Stop {
+    /// A concurrent writer got there first: run the batch again.
+    Retry,
+    /// Anything else.
+    Fail(Error),
+}
+
+impl From<DbErr> for Stop {
+    fn from(e: DbErr) -> Self {
+        if is_contention(&e) {
+            Stop::Retry
+        } else {
+            Stop::Fail(Error::Db(e))
+        }
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Fail(e)
+    }
+}
+
+impl From<serde_json::Error> for Stop {
+    fn from(e: serde_json::Error) -> Self {
+        Stop::Fail(Error::StateFormat(e))
+    }
+}
+
+/// A unique key taken meanwhile, a lock that could not be had, a serialization failure.
+fn is_contention(e: &DbErr) -> bool {
+    if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        return true;
+    }
+    let text = e.to_string();
+    [
+        "database is locked",
+        "deadlock detected",
+        "could not serialize",
+        "busy",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+/// One incoming event: read, or refused with field and reason.
+type Incoming = std::result::Result<(Event, String), EventResult>;
+
+impl Store {
+    /// Processes `events` (their JSON forms) in order, in one transaction, and returns each
+    /// event's result once the transaction has committed. Invalid events are rejected one by
+    /// one, with field and reason; the rest commit.
+    pub async fn process_batch(&self, events: &[serde_json::Value]) -> Result<Vec<EventResult>> {
+        let incoming: Vec<Incoming> = events
+            .iter()
+            .map(|v| match Event::from_json(v) {
+                Ok(e) => {
+                    let print = to_hex(&fingerprint(&e));
+                    Ok((e, print))
+                }
+                Err(error) => {
+                    let id = v.get("id").and_then(|i| i.as_str()).unwrap_or_default();
+                    Err(EventResult::refused(id.to_owned(), Status::Rejected, error))
+                }
+            })
+            .collect();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.attempt(&incoming).await {
+                Ok(results) => return Ok(results),
+                Err(Stop::Retry) if attempt < MAX_ATTEMPTS => {
+                    // Back off a little, more each time, so contenders fall out of step.
+                    let jitter = u64::from(attempt) * 2 + rand_jitter();
+                    tokio::time::sleep(Duration::from_millis(jitter)).await;
+                }
+                Err(Stop::Retry) => return Err(Error::Contention(attempt)),
+                Err(Stop::Fail(e)) => return Err(e),
+            }
+        }
+    }
+
+    async fn begin(&self) -> std::result::Result<DatabaseTransaction, DbErr> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        self.db.begin_with_options(options).await
+    }
+
+    async fn attempt(&self, incoming: &[Incoming]) -> std::result::Result<Vec<EventResult>, Stop> {
+        let txn = self.begin().await?;
+        let set = self.campaign_set(&txn).await?;
+        let valid: Vec<&(Event, String)> =
+            incoming.iter().filter_map(|i| i.as_ref().ok()).collect();
+
+        // The inbox: events this database has already processed.
+        let ids: Vec<String> = valid
+            .iter()
+            .map(|(e, _)| e.id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut seen: HashMap<String, (String, Arc<EventResult>)> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            for row in inbox::Entity::find()
+                .filter(inbox::Column::EventId.is_in(chunk.iter().cloned()))
+                .all(&txn)
+                .await?
+            {
+                let first: EventResult = serde_json::from_str(&row.result)?;
+                seen.insert(row.event_id, (row.fingerprint, Arc::new(first)));
+            }
+        }
+
+        // Profiles and progress of the customers with new events.
+        let customers: Vec<String> = valid
+            .iter()
+            .filter(|(e, _)| !seen.contains_key(&e.id))
+            .map(|(e, _)| e.customer_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut profiles: HashMap<String, Customer> = HashMap::new();
+        let mut states: HashMap<String, CustomerProgress> = HashMap::new();
+        let mut missing = Vec::new();
+        for c in &customers {
+            match self.progress.get(c) {
+                Some(cached) => {
+                    states.insert(c.clone(), CustomerProgress::clone(&cached));
+                }
+                None => missing.push(c.clone()),
+            }
+        }
+        for chunk in customers.chunks(500) {
+            for row in customer::Entity::find()
+                .filter(customer::Column::Id.is_in(chunk.iter().cloned()))
+                .all(&txn)
+                .await?
+            {
+                let attributes = serde_json::from_str(&row.attributes)?;
+                profiles.insert(
+                    row.id.clone(),
+                    Customer {
+                        id: row.id,
+                        attributes,
+                    },
+                );
+            }
+        }
+        for c in &missing {
+            states.insert(c.clone(), CustomerProgress::new());
+        }
+        for chunk in missing.chunks(500) {
+            for row in progress::Entity::find()
+                .filter(progress::Column::CustomerId.is_in(chunk.iter().cloned()))
+                .all(&txn)
+                .await?
+            {
+                let state = CampaignState::from_json(&row.state)?;
+                states
+                    .entry(row.customer_id)
+                    .or_default()
+                    .insert(row.campaign, (row.version, state));
+            }
+        }
+
+        // Budgets of capped campaigns: which are already spent.
+        let capped: Vec<String> = set
+            .campaigns()
+            .iter()
+            .filter(|c| c.spec().limits.max_rewards.is_some())
+            .map(|c| c.spec().key.clone())
+            .collect();
+        let mut spent: HashSet<String> = HashSet::new();
+        if !capped.is_empty() {
+            for row in budget::Entity::find()
+                .filter(budget::Column::Campaign.is_in(capped))
+                .all(&txn)
+                .await?
+            {
+                if row.max.is_some_and(|m| row.taken >= m) {
+                    spent.insert(row.campaign);
+                }
+            }
+        }
+
+        // Apply, in order.
+        let loaded: HashMap<(String, String), i64> = states
+            .iter()
+            .flat_map(|(c, rows)| {
+                rows.iter()
+                    .map(move |(k, (v, _))| ((c.clone(), k.clone()), *v))
+            })
+            .collect();
+        let mut dirty: HashSet<(String, String)> = HashSet::new();
+        let mut batch_seen: HashMap<String, (String, Arc<EventResult>)> = HashMap::new();
+        let mut new_rows: Vec<(Event, String, Arc<EventResult>)> = Vec::new();
+        let mut results = Vec::with_capacity(incoming.len());
+        for item in incoming {
+            let (event, print) = match item {
+                Err(refused) => {
+                    results.push(refused.clone());
+                    continue;
+                }
+                Ok(pair) => pair,
+            };
+            if let Some((first_print, first)) =
+                seen.get(&event.id).or_else(|| batch_seen.get(&event.id))
+            {
+                results.push(if first_print == print {
+                    EventResult::duplicate_of(first)
+                } else {
+                    EventResult::conflict(&event.id)
+                });
+                continue;
+            }
+            let rows = states.entry(event.customer_id.clone()).or_default();
+            let key = |i: usize| set.campaigns()[i].spec().key.as_str();
+            let mut evaluations = set.evaluate(
+                event,
+                profiles.get(&event.customer_id),
+                |i| rows.get(key(i)).map(|(_, s)| s),
+                |i| spent.contains(key(i)),
+            );
+            for (i, evaluation) in &mut evaluations {
+                if evaluation.takes_budget && !take_budget(&txn, key(*i)).await? {
+                    evaluation.refuse_budget();
+                    spent.insert(key(*i).to_owned());
+                }
+            }
+            let result = Arc::new(set.result(event, &evaluations));
+            for (i, evaluation) in evaluations {
+                if let Some(state) = evaluation.state {
+                    let campaign = key(i).to_owned();
+                    let version = rows.get(&campaign).map_or(0, |(v, _)| *v);
+                    dirty.insert((event.customer_id.clone(), campaign.clone()));
+                    rows.insert(campaign, (version, state));
+                }
+            }
+            batch_seen.insert(event.id.clone(), (print.clone(), Arc::clone(&result)));
+            new_rows.push((event.clone(), print.clone(), Arc::clone(&result)));
+            results.push(EventResult::clone(&result));
+        }
+
+        // Write.
+        let now = Utc::now();
+        for (customer_id, campaign) in &dirty {
+            let (_, state) = &states[customer_id][campaign];
+            let json = state.to_json();
+            match loaded.get(&(customer_id.clone(), campaign.clone())) {
+                Some(version) => {
+                    let update = Query::update()
+                        .table(progress::Entity)
+                        .value(progress::Column::State, json)
+                        .value(progress::Column::Version, version + 1)
+                        .value(progress::Column::UpdatedAt, now)
+                        .and_where(progress::Column::CustomerId.eq(customer_id.as_str()))
+                        .and_where(progress::Column::Campaign.eq(campaign.as_str()))
+                        .and_where(progress::Column::Version.eq(*version))
+                        .to_owned();
+                    if txn.execute(&update).await?.rows_affected() != 1 {
+                        // Another writer moved it: what we read (or cached) is stale.
+                        self.forget(&dirty);
+                        return Err(Stop::Retry);
+                    }
+                }
+                None => {
+                    let row = progress::ActiveModel {
+                        customer_id: Set(customer_id.clone()),
+                        campaign: Set(campaign.clone()),
+                        state: Set(json),
+                        version: Set(1),
+                        updated_at: Set(now),
+                    };
+                    if let Err(e) = progress::Entity::insert(row).exec(&txn).await {
+                        self.forget(&dirty);
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        for (event, print, result) in &new_rows {
+            for r in &result.rewards {
+                let id = insert_reward(&txn, r, now).await?;
+                let payload = serde_json::json!({"reward_id": id, "reward": r});
+                outbox::Entity::insert(outbox::ActiveModel {
+                    reward_id: Set(id),
+                    payload: Set(payload.to_string()),
+                    created_at: Set(now),
+                    ..Default::default()
+                })
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            inbox::Entity::insert(inbox::ActiveModel {
+                event_id: Set(event.id.clone()),
+                fingerprint: Set(print.clone()),
+                customer_id: Set(event.customer_id.clone()),
+                result: Set(serde_json::to_string(result.as_ref())?),
+                processed_at: Set(now),
+            })
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+
+        // Write through: the cache now holds what the database holds, versions included.
+        for customer_id in dirty.iter().map(|(c, _)| c).collect::<HashSet<_>>() {
+            let mut rows = states.remove(customer_id).unwrap_or_default();
+            for (campaign, (version, _)) in rows.iter_mut() {
+                if dirty.contains(&(customer_id.clone(), campaign.clone())) {
+                    *version += 1;
+                    if !loaded.contains_key(&(customer_id.clone(), campaign.clone())) {
+                        *version = 1;
+                    }
+                }
+            }
+            self.progress.insert(customer_id.clone(), Arc::new(rows));
+        }
+        Ok(results)
+    }
+
+    /// Drops the cached progress of customers whose rows turned out stale.
+    fn forget(&self, dirty: &HashSet<(String, String)>) {
+        for (customer_id, _) in dirty {
+            self.progress.invalidate(customer_id);
+        }
+    }
+}
+
+/// Takes one unit of a campaign's budget; false when it is spent.
+async fn take_budget(txn: &DatabaseTransaction, campaign: &str) -> std::result::Result<bool, Stop> {
+    let update = Query::update()
+        .table(budget::Entity)
+        .value(
+            budget::Column::Taken,
+            Expr::col(budget::Column::Taken).add(1),
+        )
+        .and_where(budget::Column::Campaign.eq(campaign))
+        .and_where(
+            budget::Column::Max
+                .is_null()
+                .or(Expr::col(budget::Column::Taken).lt(Expr::col(budget::Column::Max))),
+        )
+        .to_owned();
+    Ok(txn.execute(&update).await?.rows_affected() == 1)
+}
+
+/// Appends a reward to the ledger; its unique key refuses a second copy.
+async fn insert_reward(
+    txn: &DatabaseTransaction,
+    r: &Reward,
+    now: chrono::DateTime<Utc>,
+) -> std::result::Result<i64, Stop> {
+    let row = reward::ActiveModel {
+        campaign: Set(r.campaign.clone()),
+        customer_id: Set(r.customer_id.clone()),
+        cycle: Set(i32::try_from(r.cycle).unwrap_or(i32::MAX)),
+        reward_index: Set(i32::try_from(r.reward_index).unwrap_or(i32::MAX)),
+        event_id: Set(r.event_id.clone()),
+        kind: Set(r.kind.as_str().to_owned()),
+        amount: Set(r.amount.get()),
+        code: Set(r.code.clone()),
+        issued_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = reward::Entity::insert(row).exec(txn).await?;
+    Ok(inserted.last_insert_id)
+}
+
+/// A few milliseconds of jitter from the clock's low bits; no need for a random generator.
+fn rand_jitter() -> u64 {
+    u64::from(Utc::now().timestamp_subsec_micros() % 7)
+}

@@ -1,0 +1,270 @@
+//! Durable storage on SQLite or PostgreSQL: campaigns, customers, and the exactly-once
+//! processor (DESIGN §7).
+//!
+//! Guarantees, and how:
+//! - **A batch is all or nothing.** Each batch runs in one transaction; a crash at any point
+//!   leaves either every row it wrote (inbox, progress, ledger, budget, outbox) or none.
+//! - **Each event once.** The inbox's primary key is the event id; a second writer of the same
+//!   id fails on it and retries, and then finds the event processed.
+//! - **Each reward once.** The ledger's unique key is (campaign, customer, cycle, reward
+//!   index); progress is written with an optimistic version check, so two writers that read the
+//!   same state cannot both advance it.
+//! - **Budgets are never exceeded.** A completion takes one unit with a single conditional
+//!   `UPDATE budgets SET taken = taken + 1 WHERE campaign = ? AND (max IS NULL OR taken < max)`.
+//! - **Caches never decide.** Compiled campaigns are cached by (key, version), which never
+//!   change; hot progress is cached with its version, and a stale entry fails the version check
+//!   and is reloaded.
+//!
+//! On SQLite every batch takes the write lock when it begins (`BEGIN IMMEDIATE`), so no
+//! transaction fails upgrading a read lock; the database runs in WAL mode with
+//! `synchronous=FULL`, so a committed batch survives power loss.
+
+mod batch;
+
+use crate::apply::CampaignSet;
+use crate::error::{Error, Result};
+use crate::state::CampaignState;
+use campaigns::{CampaignSpec, CompiledCampaign, Customer};
+use chrono::Utc;
+use entities::{Migrator, MigratorTrait, budget, campaign, campaign_version, customer, reward};
+use moka::sync::Cache;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A customer's progress rows as last read or written: campaign key → (version, state).
+type CustomerProgress = HashMap<String, (i64, CampaignState)>;
+
+/// How many customers' progress the hot cache holds.
+const PROGRESS_CACHE_CUSTOMERS: u64 = 100_000;
+
+/// Offerflow's database.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    compiled: Cache<(String, i32), Arc<CompiledCampaign>>,
+    progress: Cache<String, Arc<CustomerProgress>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.db.get_database_backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite:offerflow.db?mode=rwc`, `sqlite::memory:`,
+    /// `postgres://...`) and applies any pending migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        Self::connect_with(ConnectOptions::new(url)).await
+    }
+
+    /// Connects with options prepared by the caller (a PostgreSQL schema search path, pool
+    /// sizes...), then migrates.
+    pub async fn connect_with(mut options: ConnectOptions) -> Result<Store> {
+        let url = options.get_url().to_owned();
+        options.sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            options.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(30))
+                    .create_if_missing(true)
+            });
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                // Every connection to an in-memory database is a database of its own.
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None::<Duration>)
+                    .max_lifetime(None::<Duration>);
+            }
+        }
+        let db = Database::connect(options).await?;
+        Migrator::up(&db, None).await?;
+        Ok(Store {
+            db,
+            compiled: Cache::new(10_000),
+            progress: Cache::new(PROGRESS_CACHE_CUSTOMERS),
+        })
+    }
+
+    /// The connection, for the layers above (API, replay).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Installs `spec` as the published version of its campaign: a new version when it differs
+    /// from the latest, the latest otherwise. Returns the version.
+    pub async fn install_campaign(&self, spec: &CampaignSpec) -> Result<i32> {
+        spec.validate()?;
+        let json = serde_json::to_string(spec)?;
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let existing = campaign::Entity::find_by_id(spec.key.clone())
+            .one(&txn)
+            .await?;
+        let version = match &existing {
+            Some(c) if c.version > 0 => {
+                let latest = campaign_version::Entity::find_by_id((spec.key.clone(), c.version))
+                    .one(&txn)
+                    .await?;
+                match latest {
+                    Some(v) if v.spec == json && c.status == "published" => {
+                        txn.commit().await?;
+                        return Ok(c.version);
+                    }
+                    Some(v) if v.spec == json => c.version,
+                    _ => c.version + 1,
+                }
+            }
+            _ => 1,
+        };
+        if existing.as_ref().is_none_or(|c| c.version != version) {
+            campaign_version::Entity::insert(campaign_version::ActiveModel {
+                key: Set(spec.key.clone()),
+                version: Set(version),
+                spec: Set(json.clone()),
+                published_at: Set(now),
+            })
+            .exec(&txn)
+            .await?;
+        }
+        let row = campaign::ActiveModel {
+            key: Set(spec.key.clone()),
+            name: Set(spec.name.clone()),
+            status: Set("published".into()),
+            draft: Set(json),
+            version: Set(version),
+            created_at: Set(existing.as_ref().map_or(now, |c| c.created_at)),
+            updated_at: Set(now),
+        };
+        campaign::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(campaign::Column::Key)
+                    .update_columns([
+                        campaign::Column::Name,
+                        campaign::Column::Status,
+                        campaign::Column::Draft,
+                        campaign::Column::Version,
+                        campaign::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec(&txn)
+            .await?;
+        let max = spec
+            .limits
+            .max_rewards
+            .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+        budget::Entity::insert(budget::ActiveModel {
+            campaign: Set(spec.key.clone()),
+            taken: Set(0),
+            max: Set(max),
+        })
+        .on_conflict(
+            OnConflict::column(budget::Column::Campaign)
+                .update_column(budget::Column::Max)
+                .to_owned(),
+        )
+        .exec(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(version)
+    }
+
+    /// Stores or replaces a customer's profile.
+    pub async fn upsert_customer(&self, customer: &Customer) -> Result<()> {
+        campaigns::check_attributes(&customer.attributes).map_err(|e| {
+            Error::Spec(campaigns::Diagnostics(vec![campaigns::Diagnostic::new(
+                e.field,
+                campaigns::Code::InvalidValue,
+                e.reason,
+            )]))
+        })?;
+        let row = customer::ActiveModel {
+            id: Set(customer.id.clone()),
+            attributes: Set(serde_json::to_string(&customer.attributes)?),
+            updated_at: Set(Utc::now()),
+        };
+        customer::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(customer::Column::Id)
+                    .update_columns([customer::Column::Attributes, customer::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The published campaigns, in key order, compiled (from the cache when possible).
+    pub async fn campaign_set(&self, db: &impl ConnectionTrait) -> Result<CampaignSet> {
+        let rows = campaign::Entity::find()
+            .filter(campaign::Column::Status.eq("published"))
+            .filter(campaign::Column::Version.gt(0))
+            .order_by_asc(campaign::Column::Key)
+            .all(db)
+            .await?;
+        let mut compiled = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = (row.key.clone(), row.version);
+            let campaign = match self.compiled.get(&id) {
+                Some(c) => c,
+                None => {
+                    let version = campaign_version::Entity::find_by_id(id.clone())
+                        .one(db)
+                        .await?
+                        .ok_or_else(|| {
+                            sea_orm::DbErr::RecordNotFound(format!("{} v{}", id.0, id.1))
+                        })?;
+                    let spec: CampaignSpec = serde_json::from_str(&version.spec)?;
+                    let c = Arc::new(CompiledCampaign::compile(spec)?);
+                    self.compiled.insert(id, Arc::clone(&c));
+                    c
+                }
+            };
+            compiled.push(campaign);
+        }
+        Ok(CampaignSet::new(compiled))
+    }
+
+    /// The whole ledger, in issue order.
+    pub async fn rewards(&self) -> Result<Vec<reward::Model>> {
+        Ok(reward::Entity::find()
+            .order_by_asc(reward::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// A customer's state in a campaign, read from the database.
+    pub async fn state(&self, customer_id: &str, campaign: &str) -> Result<Option<CampaignState>> {
+        let row =
+            entities::progress::Entity::find_by_id((customer_id.to_owned(), campaign.to_owned()))
+                .one(&self.db)
+                .await?;
+        row.map(|r| CampaignState::from_json(&r.state)).transpose()
+    }
+
+    /// Every (customer, campaign, state), for comparisons.
+    pub async fn states(&self) -> Result<Vec<(String, String, CampaignState)>> {
+        let rows = entities::progress::Entity::find().all(&self.db).await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.customer_id,
+                    r.campaign,
+                    CampaignState::from_json(&r.state)?,
+                ))
+            })
+            .collect()
+    }
+}

@@ -71,7 +71,7 @@ fn is_contention(e: &DbErr) -> bool {
 }
 
 /// One incoming event: read, or refused with field and reason.
-type Incoming = std::result::Result<(Event, String), EventResult>;
+type Incoming = std::result::Result<(Event, String), Box<EventResult>>;
 
 impl Store {
     /// Processes `events` (their JSON forms) in order, in one transaction, and returns each
@@ -87,7 +87,11 @@ impl Store {
                 }
                 Err(error) => {
                     let id = v.get("id").and_then(|i| i.as_str()).unwrap_or_default();
-                    Err(EventResult::refused(id.to_owned(), Status::Rejected, error))
+                    Err(Box::new(EventResult::refused(
+                        id.to_owned(),
+                        Status::Rejected,
+                        error,
+                    )))
                 }
             })
             .collect();
@@ -227,7 +231,7 @@ impl Store {
         for item in incoming {
             let (event, print) = match item {
                 Err(refused) => {
-                    results.push(refused.clone());
+                    results.push(EventResult::clone(refused));
                     continue;
                 }
                 Ok(pair) => pair,

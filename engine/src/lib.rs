@@ -25,6 +25,7 @@ mod core;
 mod error;
 mod fingerprint;
 mod memory;
+mod pipeline;
 mod state;
 mod store;
 
@@ -35,5 +36,6 @@ pub use apply::{CampaignOutcome, CampaignSet, EventResult, Status};
 pub use error::{Error, Result};
 pub use fingerprint::{fingerprint, to_hex};
 pub use memory::MemoryProcessor;
+pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};
 pub use store::Store;

@@ -149,3 +149,34 @@ async fn customers_and_audiences() {
         db.drop_schema().await;
     }
 }
+
+#[tokio::test]
+async fn a_stale_cache_never_overrules_the_database() {
+    let three = "key: three\nname: n\ngoal: {kind: count, when: 'true', target: 3}\nrewards: [{kind: points, amount: 1}]\n";
+    for db in shared_databases().await {
+        db.store.install_campaign(&spec(three)).await.unwrap();
+        let other = db.reconnect().await;
+        // `db.store` caches c's progress at version 1; `other` then moves it to version 2.
+        db.store
+            .process_batch(&[event("e1", "c", "x", "2026-12-01T10:00:00Z")])
+            .await
+            .unwrap();
+        other
+            .process_batch(&[event("e2", "c", "x", "2026-12-01T10:01:00Z")])
+            .await
+            .unwrap();
+        // The stale entry fails the version check, is reloaded, and the third event completes.
+        let r = db
+            .store
+            .process_batch(&[event("e3", "c", "x", "2026-12-01T10:02:00Z")])
+            .await
+            .unwrap();
+        assert!(
+            matches!(r[0].outcomes[0].outcome, Outcome::Completed { cycle: 1 }),
+            "{}: {r:?}",
+            db.name
+        );
+        assert_eq!(db.store.rewards().await.unwrap().len(), 1);
+        db.drop_schema().await;
+    }
+}

@@ -3,6 +3,7 @@
 //! Exit codes are the same for every command: 0 success, 1 the input was read and found wrong
 //! (an invalid spec), 2 usage or I/O errors.
 
+mod migrate;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -32,7 +33,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Apply pending database migrations (the server and replays also do this when they start).
+    Migrate {
+        /// The database: `sqlite:offerflow.db?mode=rwc` or `postgres://user@host/db`.
+        #[arg(long, env = "OFFERFLOW_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
 }
+
+/// The embedded database a fresh install uses.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:offerflow.db?mode=rwc";
 
 /// How a command prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,6 +79,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Validate { paths, format } => validate::run(&paths, format),
+        Command::Migrate { database_url } => migrate::run(&database_url),
     };
     outcome.into()
 }

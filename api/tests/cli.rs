@@ -1,4 +1,4 @@
-//! `offerflow validate` through the real binary: output, formats and exit codes.
+//! The `offerflow` binary itself: `validate` output, formats and exit codes; `migrate`.
 //!
 //! `OFFERFLOW_BIN` selects the binary (CI points it at the release build); by default the
 //! debug one Cargo built for this test.
@@ -196,4 +196,32 @@ fn hostile_expressions_each_get_a_diagnostic() {
         assert_eq!(d["code"], "cel", "{name}");
         assert!(d["position"]["line"].as_u64().is_some(), "{name}");
     }
+}
+
+#[test]
+fn migrate_applies_then_reports_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("o.db").display());
+    let run = || {
+        let out = offerflow()
+            .args(["migrate", "--database-url", &url])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, out) = run();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("[1/1] applying"), "{out}");
+    let (code, out) = run();
+    assert_eq!(code, Some(0));
+    assert!(out.contains("up to date"), "{out}");
+    let bad = offerflow()
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 }

@@ -2,3 +2,4 @@
 //! HTTP server).
 
 pub mod cli;
+pub mod replay;

@@ -3,7 +3,10 @@
 //! Exit codes are the same for every command: 0 success, 1 the input was read and found wrong
 //! (an invalid spec), 2 usage or I/O errors.
 
+mod generate;
 mod migrate;
+mod replay;
+mod rewards;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -33,11 +36,67 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Replay QA fixtures through the real engine and storage, and compare with `expect`.
+    Replay {
+        /// Fixture files (YAML or JSON).
+        #[arg(required = true, value_name = "FIXTURE")]
+        fixtures: Vec<PathBuf>,
+        /// Use this database as it is (resume) instead of a fresh in-memory one.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Also write a JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// The reward ledger.
+    Rewards {
+        #[command(subcommand)]
+        command: RewardsCommand,
+    },
+    /// Synthetic fixtures.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCommand,
+    },
     /// Apply pending database migrations (the server and replays also do this when they start).
     Migrate {
         /// The database: `sqlite:offerflow.db?mode=rwc` or `postgres://user@host/db`.
         #[arg(long, env = "OFFERFLOW_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
+    },
+}
+
+/// `offerflow rewards ...`
+#[derive(Debug, Subcommand)]
+enum RewardsCommand {
+    /// Write the whole ledger as JSON lines.
+    Export {
+        /// The database.
+        #[arg(long, env = "OFFERFLOW_DATABASE_URL")]
+        database_url: String,
+    },
+}
+
+/// `offerflow fixtures ...`
+#[derive(Debug, Subcommand)]
+enum FixturesCommand {
+    /// Write a deterministic synthetic fixture (fixture.json and events.jsonl) for load tests.
+    Generate {
+        /// Distinct customers.
+        #[arg(long, default_value_t = 1_000)]
+        customers: u64,
+        /// Events.
+        #[arg(long, default_value_t = 10_000)]
+        events: u64,
+        /// Seed: the same seed writes the same fixture.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory to write into.
+        #[arg(long, default_value = "generated-fixture")]
+        out: PathBuf,
     },
 }
 
@@ -80,6 +139,31 @@ pub fn run() -> ExitCode {
     let outcome = match cli.command {
         Command::Validate { paths, format } => validate::run(&paths, format),
         Command::Migrate { database_url } => migrate::run(&database_url),
+        Command::Replay {
+            fixtures,
+            database_url,
+            format,
+            junit,
+        } => replay::run(&fixtures, database_url.as_deref(), format, junit.as_deref()),
+        Command::Rewards {
+            command: RewardsCommand::Export { database_url },
+        } => rewards::export(&database_url),
+        Command::Fixtures {
+            command:
+                FixturesCommand::Generate {
+                    customers,
+                    events,
+                    seed,
+                    out,
+                },
+        } => generate::run(
+            crate::replay::generate::Plan {
+                customers,
+                events,
+                seed,
+            },
+            &out,
+        ),
     };
     outcome.into()
 }

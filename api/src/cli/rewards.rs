@@ -1,0 +1,46 @@
+//! `offerflow rewards export`: the whole ledger as JSON lines, for reconciliation.
+
+use super::Outcome;
+use engine::Store;
+use std::io::Write;
+
+pub(super) fn export(database_url: &str) -> Outcome {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Outcome::Error;
+        }
+    };
+    let rows = match runtime.block_on(async { Store::connect(database_url).await?.rewards().await })
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Error;
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for r in rows {
+        let amount = campaigns::Amount::new(r.amount)
+            .unwrap_or_default()
+            .to_json();
+        let line = serde_json::json!({
+            "id": r.id,
+            "customer_id": r.customer_id,
+            "campaign": r.campaign,
+            "event_id": r.event_id,
+            "cycle": r.cycle,
+            "kind": r.kind,
+            "amount": amount,
+            "issued_at": r.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        });
+        if writeln!(out, "{line}").is_err() {
+            return Outcome::Error;
+        }
+    }
+    if out.flush().is_err() {
+        return Outcome::Error;
+    }
+    Outcome::Success
+}

@@ -67,11 +67,11 @@ async fn replay_all(
         };
         fates.push(fate);
     }
-    if let Some(path) = junit {
-        if let Err(e) = std::fs::write(path, junit_xml(&fates)) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return Outcome::Error;
-        }
+    if let Some(path) = junit
+        && let Err(e) = std::fs::write(path, junit_xml(&fates))
+    {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return Outcome::Error;
     }
     let failed = fates
         .iter()

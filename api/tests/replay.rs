@@ -56,7 +56,7 @@ fn a_passing_fixture_in_text_json_and_junit() {
         "{out}"
     );
     assert!(
-        out.contains("rejected `e4` (line 13): occurred_at: is not an RFC 3339 timestamp"),
+        out.contains("rejected `e4` (line 13): occurred_at: `yesterday` is not an RFC 3339 timestamp with an offset"),
         "{out}"
     );
     assert!(out.contains("PASS"), "{out}");

@@ -98,8 +98,14 @@ impl Event {
         let kind = text("type")?;
         let occurred_at = text("occurred_at")?;
         let occurred_at = DateTime::parse_from_rfc3339(&occurred_at)
-            .map_err(|e| {
-                EventError::new("occurred_at", format!("is not an RFC 3339 timestamp: {e}"))
+            .map_err(|_| {
+                EventError::new(
+                    "occurred_at",
+                    format!(
+                        "`{}` is not an RFC 3339 timestamp with an offset, like 2026-12-01T10:00:00Z",
+                        occurred_at.chars().take(64).collect::<String>()
+                    ),
+                )
             })?
             .with_timezone(&Utc);
         let attributes = match map.get("attributes") {

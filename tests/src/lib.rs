@@ -1,1 +1,2 @@
-//! tests
+//! Cross-crate integration tests for Offerflow; the tests live in `tests/tests/`, the QA
+//! fixtures in `tests/fixtures/`.

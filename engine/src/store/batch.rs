@@ -15,7 +15,7 @@ use entities::{budget, customer, inbox, outbox, progress, reward};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QueryFilter, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -179,6 +179,39 @@ impl Store {
                 );
             }
         }
+        // A cached entry is used only while the database holds the versions it holds. The
+        // version check on writes is not enough: an event that changes nothing writes nothing,
+        // and a stale state can make an event look like one (a sequence step already taken, a
+        // streak's period already counted), so the entry is checked before it is used.
+        let cached: Vec<String> = states.keys().cloned().collect();
+        let mut current: HashMap<String, HashMap<String, i64>> = HashMap::new();
+        for chunk in cached.chunks(500) {
+            let rows: Vec<(String, String, i64)> = progress::Entity::find()
+                .select_only()
+                .columns([
+                    progress::Column::CustomerId,
+                    progress::Column::Campaign,
+                    progress::Column::Version,
+                ])
+                .filter(progress::Column::CustomerId.is_in(chunk.iter().cloned()))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            for (c, campaign, version) in rows {
+                current.entry(c).or_default().insert(campaign, version);
+            }
+        }
+        for c in cached {
+            let versions = current.remove(&c).unwrap_or_default();
+            let held = &states[&c];
+            let fresh = held.len() == versions.len()
+                && held.iter().all(|(k, (v, _))| versions.get(k) == Some(v));
+            if !fresh {
+                states.remove(&c);
+                self.progress.invalidate(&c);
+                missing.push(c);
+            }
+        }
         for c in &missing {
             states.insert(c.clone(), CustomerProgress::new());
         }
@@ -248,16 +281,26 @@ impl Store {
             }
             let rows = states.entry(event.customer_id.clone()).or_default();
             let key = |i: usize| set.campaigns()[i].spec().key.as_str();
-            let mut evaluations = set.evaluate(
+            let evaluations = set.evaluate(
                 event,
                 profiles.get(&event.customer_id),
                 |i| rows.get(key(i)).map(|(_, s)| s),
                 |i| spent.contains(key(i)),
             );
-            for (i, evaluation) in &mut evaluations {
-                if evaluation.takes_budget && !take_budget(&txn, key(*i)).await? {
-                    evaluation.refuse_budget();
-                    spent.insert(key(*i).to_owned());
+            for (i, evaluation) in &evaluations {
+                if evaluation.takes_budget {
+                    match take_budget(&txn, key(*i)).await? {
+                        Budget::Left => {}
+                        // Later events of this batch must see the campaign stopped, as they
+                        // would one batch later.
+                        Budget::Spent => {
+                            spent.insert(key(*i).to_owned());
+                        }
+                        // The budget read when the batch began is stale: a concurrent writer
+                        // spent it meanwhile. Events before this one were evaluated as if it
+                        // were not, which no serial order allows, so run the batch again.
+                        Budget::Refused => return Err(Stop::Retry),
+                    }
                 }
             }
             let result = Arc::new(set.result(event, &evaluations));
@@ -360,8 +403,23 @@ impl Store {
     }
 }
 
-/// Takes one unit of a campaign's budget; false when it is spent.
-async fn take_budget(txn: &DatabaseTransaction, campaign: &str) -> std::result::Result<bool, Stop> {
+/// What taking one unit of a budget did.
+enum Budget {
+    /// Taken; some is left (or there is no cap).
+    Left,
+    /// Taken, and that was the last unit.
+    Spent,
+    /// Already spent: nothing taken.
+    Refused,
+}
+
+/// Takes one unit of a campaign's budget with one conditional update, and tells whether that
+/// spent it. The update holds the budget row's lock until the transaction ends (PostgreSQL)
+/// or the batch holds the write lock (SQLite), so the read after it is exact.
+async fn take_budget(
+    txn: &DatabaseTransaction,
+    campaign: &str,
+) -> std::result::Result<Budget, Stop> {
     let update = Query::update()
         .table(budget::Entity)
         .value(
@@ -375,7 +433,18 @@ async fn take_budget(txn: &DatabaseTransaction, campaign: &str) -> std::result::
                 .or(Expr::col(budget::Column::Taken).lt(Expr::col(budget::Column::Max))),
         )
         .to_owned();
-    Ok(txn.execute(&update).await?.rows_affected() == 1)
+    if txn.execute(&update).await?.rows_affected() != 1 {
+        return Ok(Budget::Refused);
+    }
+    let row = budget::Entity::find_by_id(campaign.to_owned())
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("budget of {campaign}")))?;
+    Ok(if row.max.is_some_and(|m| row.taken >= m) {
+        Budget::Spent
+    } else {
+        Budget::Left
+    })
 }
 
 /// Appends a reward to the ledger; its unique key refuses a second copy.

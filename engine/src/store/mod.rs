@@ -11,9 +11,14 @@
 //!   same state cannot both advance it.
 //! - **Budgets are never exceeded.** A completion takes one unit with a single conditional
 //!   `UPDATE budgets SET taken = taken + 1 WHERE campaign = ? AND (max IS NULL OR taken < max)`.
+//!   The unit that spends a budget stops the campaign for the rest of the batch too; a take
+//!   refused although the batch saw budget left means a concurrent writer spent it meanwhile,
+//!   and the batch runs again, so that it matches a serial order.
 //! - **Caches never decide.** Compiled campaigns are cached by (key, version), which never
-//!   change; hot progress is cached with its version, and a stale entry fails the version check
-//!   and is reloaded.
+//!   change. Hot progress is cached with its versions; each batch reads the versions the
+//!   database holds for its cached customers (one small query) and reloads any customer whose
+//!   rows moved, since an event that changes nothing writes nothing and would meet no version
+//!   check. A write still carries the version check, for writers that race.
 //!
 //! On SQLite every batch takes the write lock when it begins (`BEGIN IMMEDIATE`), so no
 //! transaction fails upgrading a read lock; the database runs in WAL mode with

@@ -38,6 +38,14 @@ impl TestDb {
     }
 }
 
+/// A store on a database another test process set up: `url`, and the PostgreSQL schema if any
+/// (what [`TestDb::url`] and [`TestDb::schema`] hold).
+pub async fn open(url: &str, schema: Option<&str>) -> Store {
+    Store::connect_with(options(url, schema))
+        .await
+        .expect("connect")
+}
+
 fn options(url: &str, schema: Option<&str>) -> ConnectOptions {
     let mut o = ConnectOptions::new(url);
     if let Some(s) = schema {

@@ -577,15 +577,31 @@ async fn check_all_or_nothing(store: &Store, label: &str) -> BTreeSet<String> {
         issued, promised,
         "{label}: the ledger and the inbox disagree"
     );
-    let outbox: BTreeSet<i64> = entities::outbox::Entity::find()
+    let outbox: Vec<_> = entities::outbox::Entity::find()
         .all(store.connection())
         .await
         .expect("outbox")
         .into_iter()
-        .map(|o| o.reward_id)
+        .map(|o| (o.campaign, o.customer_id, o.cycle, o.reward_index))
         .collect();
-    let reward_ids: BTreeSet<i64> = ledger.iter().map(|r| r.id).collect();
-    assert_eq!(outbox, reward_ids, "{label}: one outbox row per reward");
+    let announced: BTreeSet<_> = outbox.iter().cloned().collect();
+    let identities: BTreeSet<_> = ledger
+        .iter()
+        .map(|r| {
+            (
+                r.campaign.clone(),
+                r.customer_id.clone(),
+                r.cycle,
+                r.reward_index,
+            )
+        })
+        .collect();
+    assert_eq!(
+        announced.len(),
+        outbox.len(),
+        "{label}: a reward announced twice"
+    );
+    assert_eq!(announced, identities, "{label}: one outbox row per reward");
     ids
 }
 

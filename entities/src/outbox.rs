@@ -10,8 +10,14 @@ pub struct Model {
     /// Outbox id, in write order.
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// The ledger row it announces.
-    pub reward_id: i64,
+    /// The announced reward's campaign.
+    pub campaign: String,
+    /// The announced reward's customer.
+    pub customer_id: String,
+    /// The announced reward's cycle.
+    pub cycle: i32,
+    /// The announced reward's index in its campaign's rewards.
+    pub reward_index: i32,
     /// The notification, as JSON.
     #[sea_orm(column_type = "Text")]
     pub payload: String,

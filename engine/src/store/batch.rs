@@ -12,7 +12,7 @@ use crate::state::CampaignState;
 use campaigns::{Customer, Event};
 use chrono::Utc;
 use entities::{budget, customer, inbox, outbox, progress, reward};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
     QueryFilter, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -317,65 +317,31 @@ impl Store {
             results.push(EventResult::clone(&result));
         }
 
-        // Write.
+        // Write, a few statements per batch whatever its size.
         let now = Utc::now();
-        for (customer_id, campaign) in &dirty {
-            let (_, state) = &states[customer_id][campaign];
-            let json = state.to_json();
-            match loaded.get(&(customer_id.clone(), campaign.clone())) {
-                Some(version) => {
-                    let update = Query::update()
-                        .table(progress::Entity)
-                        .value(progress::Column::State, json)
-                        .value(progress::Column::Version, version + 1)
-                        .value(progress::Column::UpdatedAt, now)
-                        .and_where(progress::Column::CustomerId.eq(customer_id.as_str()))
-                        .and_where(progress::Column::Campaign.eq(campaign.as_str()))
-                        .and_where(progress::Column::Version.eq(*version))
-                        .to_owned();
-                    if txn.execute(&update).await?.rows_affected() != 1 {
-                        // Another writer moved it: what we read (or cached) is stale.
-                        self.forget(&dirty);
-                        return Err(Stop::Retry);
-                    }
-                }
-                None => {
-                    let row = progress::ActiveModel {
-                        customer_id: Set(customer_id.clone()),
-                        campaign: Set(campaign.clone()),
-                        state: Set(json),
-                        version: Set(1),
-                        updated_at: Set(now),
-                    };
-                    if let Err(e) = progress::Entity::insert(row).exec(&txn).await {
-                        self.forget(&dirty);
-                        return Err(e.into());
-                    }
-                }
-            }
+        let rows: Vec<(&String, &String, &CampaignState)> =
+            dirty.iter().map(|(c, k)| (c, k, &states[c][k].1)).collect();
+        if let Err(stop) = write_progress(&txn, &rows, &loaded, now).await {
+            // Another writer moved a row: what we read (or cached) is stale.
+            self.forget(&dirty);
+            return Err(stop);
         }
+        let rewards: Vec<&Reward> = new_rows.iter().flat_map(|(_, _, r)| &r.rewards).collect();
+        write_rewards(&txn, &rewards, now).await?;
+        let mut inbox_rows = Vec::with_capacity(new_rows.len());
         for (event, print, result) in &new_rows {
-            for r in &result.rewards {
-                let id = insert_reward(&txn, r, now).await?;
-                let payload = serde_json::json!({"reward_id": id, "reward": r});
-                outbox::Entity::insert(outbox::ActiveModel {
-                    reward_id: Set(id),
-                    payload: Set(payload.to_string()),
-                    created_at: Set(now),
-                    ..Default::default()
-                })
-                .exec_without_returning(&txn)
-                .await?;
-            }
-            inbox::Entity::insert(inbox::ActiveModel {
+            inbox_rows.push(inbox::ActiveModel {
                 event_id: Set(event.id.clone()),
                 fingerprint: Set(print.clone()),
                 customer_id: Set(event.customer_id.clone()),
                 result: Set(serde_json::to_string(result.as_ref())?),
                 processed_at: Set(now),
-            })
-            .exec_without_returning(&txn)
-            .await?;
+            });
+        }
+        for chunk in chunks(inbox_rows) {
+            inbox::Entity::insert_many(chunk)
+                .exec_without_returning(&txn)
+                .await?;
         }
         txn.commit().await?;
 
@@ -447,26 +413,119 @@ async fn take_budget(
     })
 }
 
-/// Appends a reward to the ledger; its unique key refuses a second copy.
-async fn insert_reward(
+/// Rows per multi-row statement: far below SQLite's and PostgreSQL's bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+fn chunks<T>(rows: Vec<T>) -> impl Iterator<Item = Vec<T>> {
+    let mut rows = rows.into_iter().peekable();
+    std::iter::from_fn(move || {
+        rows.peek()?;
+        Some(rows.by_ref().take(ROWS_PER_STATEMENT).collect())
+    })
+}
+
+/// Writes changed progress with one upsert per chunk. A row goes in only if nobody wrote it
+/// since it was read: a new row must still be absent (version 0), an existing one still at the
+/// version read. Fewer rows written than sent means another writer got there first.
+async fn write_progress(
     txn: &DatabaseTransaction,
-    r: &Reward,
+    rows: &[(&String, &String, &CampaignState)],
+    loaded: &HashMap<(String, String), i64>,
     now: chrono::DateTime<Utc>,
-) -> std::result::Result<i64, Stop> {
-    let row = reward::ActiveModel {
-        campaign: Set(r.campaign.clone()),
-        customer_id: Set(r.customer_id.clone()),
-        cycle: Set(i32::try_from(r.cycle).unwrap_or(i32::MAX)),
-        reward_index: Set(i32::try_from(r.reward_index).unwrap_or(i32::MAX)),
-        event_id: Set(r.event_id.clone()),
-        kind: Set(r.kind.as_str().to_owned()),
-        amount: Set(r.amount.get()),
-        code: Set(r.code.clone()),
-        issued_at: Set(now),
-        ..Default::default()
-    };
-    let inserted = reward::Entity::insert(row).exec(txn).await?;
-    Ok(inserted.last_insert_id)
+) -> std::result::Result<(), Stop> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut upsert = Query::insert();
+        upsert.into_table(progress::Entity).columns([
+            progress::Column::CustomerId,
+            progress::Column::Campaign,
+            progress::Column::State,
+            progress::Column::Version,
+            progress::Column::UpdatedAt,
+        ]);
+        for (customer_id, campaign, state) in chunk {
+            let read = loaded
+                .get(&((*customer_id).clone(), (*campaign).clone()))
+                .copied()
+                .unwrap_or(0);
+            upsert
+                .values([
+                    Expr::val(customer_id.as_str()),
+                    Expr::val(campaign.as_str()),
+                    Expr::val(state.to_json()),
+                    Expr::val(read + 1),
+                    Expr::val(now),
+                ])
+                .map_err(|e| Stop::Fail(Error::Db(DbErr::Custom(e.to_string()))))?;
+        }
+        upsert.on_conflict(
+            OnConflict::columns([progress::Column::CustomerId, progress::Column::Campaign])
+                .update_columns([
+                    progress::Column::State,
+                    progress::Column::Version,
+                    progress::Column::UpdatedAt,
+                ])
+                .action_and_where(
+                    Expr::col((progress::Entity, progress::Column::Version)).eq(Expr::col((
+                        Alias::new("excluded"),
+                        progress::Column::Version,
+                    ))
+                    .sub(1)),
+                )
+                .to_owned(),
+        );
+        let written = txn.execute(&upsert).await?.rows_affected();
+        if written != chunk.len() as u64 {
+            return Err(Stop::Retry);
+        }
+    }
+    Ok(())
+}
+
+/// Appends rewards to the ledger, whose unique key refuses a second copy, and announces each in
+/// the outbox.
+async fn write_rewards(
+    txn: &DatabaseTransaction,
+    rewards: &[&Reward],
+    now: chrono::DateTime<Utc>,
+) -> std::result::Result<(), Stop> {
+    let mut ledger = Vec::with_capacity(rewards.len());
+    let mut outbox_rows = Vec::with_capacity(rewards.len());
+    for r in rewards {
+        let cycle = i32::try_from(r.cycle).unwrap_or(i32::MAX);
+        let index = i32::try_from(r.reward_index).unwrap_or(i32::MAX);
+        ledger.push(reward::ActiveModel {
+            campaign: Set(r.campaign.clone()),
+            customer_id: Set(r.customer_id.clone()),
+            cycle: Set(cycle),
+            reward_index: Set(index),
+            event_id: Set(r.event_id.clone()),
+            kind: Set(r.kind.as_str().to_owned()),
+            amount: Set(r.amount.get()),
+            code: Set(r.code.clone()),
+            issued_at: Set(now),
+            ..Default::default()
+        });
+        outbox_rows.push(outbox::ActiveModel {
+            campaign: Set(r.campaign.clone()),
+            customer_id: Set(r.customer_id.clone()),
+            cycle: Set(cycle),
+            reward_index: Set(index),
+            payload: Set(serde_json::to_string(r)?),
+            created_at: Set(now),
+            ..Default::default()
+        });
+    }
+    for chunk in chunks(ledger) {
+        reward::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in chunks(outbox_rows) {
+        outbox::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A few milliseconds of jitter from the clock's low bits; no need for a random generator.

@@ -258,6 +258,29 @@ fn parse_errors(errors: &cel::ParseErrors) -> Vec<ExprError> {
     out
 }
 
+/// Whether the standard library declares `name` (as a member function when `member`): calling
+/// it with no arguments fails on its overloads, not on an undeclared name.
+fn is_function(name: &str, member: bool) -> bool {
+    let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    if !valid {
+        return false;
+    }
+    let probe = if member {
+        format!("1.{name}()")
+    } else {
+        format!("{name}()")
+    };
+    let Ok(program) = ENV.compile(&probe) else {
+        return false;
+    };
+    let context = Context::with_env(ENV.clone());
+    !matches!(
+        catch_unwind(AssertUnwindSafe(|| program.execute(&context))),
+        Ok(Err(cel::ExecutionError::UndeclaredReference(_)))
+    )
+}
+
 /// Where node `id` was written, from the program's source offsets.
 fn position_of(program: &Program, source: &str, id: u64) -> Position {
     let Some((start, _)) = program.source_info().offset_for(id) else {
@@ -330,6 +353,18 @@ fn check_tree(
                 }
             }
             Node::Call(call) => {
+                let name = call.func_name.as_str();
+                let operator = name.starts_with(['_', '@', '!', '-']);
+                if !operator
+                    && !is_function(name, call.target.is_some())
+                    && reported.insert(name.to_owned())
+                {
+                    let message = format!("unknown function `{name}`");
+                    errors.push(ExprError::at(
+                        position_of(program, source, node.id),
+                        message,
+                    ));
+                }
                 if let Some(t) = &call.target {
                     stack.push((t, next, bound.clone()));
                 }

@@ -406,3 +406,31 @@ fn malformed_yaml_reports_its_own_line_and_column() {
     assert_eq!(d[0].code, Code::Syntax);
     assert!(d[0].position.is_some());
 }
+
+#[test]
+fn cel_may_call_only_known_functions() {
+    for (when, name) in [
+        ("nosuch(event.x)", "nosuch"),
+        ("event.category.startsWithh(\"a\")", "startsWithh"),
+        ("size(event.tags) > 1 && lenght(event.tags) > 1", "lenght"),
+    ] {
+        let d = problems(&with_goal(&format!(
+            "{{kind: count, target: 1, when: '{when}'}}"
+        )));
+        assert_eq!(d.len(), 1, "{when}: {d:?}");
+        assert_eq!(d[0].path, "goal.when");
+        assert_eq!(d[0].message, format!("unknown function `{name}`"), "{when}");
+    }
+    for ok in [
+        "size(event.tags) > 1",
+        "event.category.startsWith(\"sh\") && event.category.endsWith(\"s\")",
+        "event.sku.matches(\"^A[0-9]+$\")",
+        "int(event.amount) > 3 && double(event.qty) < 2.5 && string(event.n) == \"1\"",
+        "timestamp(event.at) < now && duration(\"1h\") > duration(\"1m\")",
+        "now.getDayOfWeek(\"Europe/Paris\") == 1 && now.getHours() > 8",
+        "event.tags.exists(t, t == \"x\") && event.tags.all(t, size(t) > 0)",
+    ] {
+        let text = with_goal(&format!("{{kind: count, target: 1, when: '{ok}'}}"));
+        assert!(parse(&text).is_ok(), "{ok}: {:?}", parse(&text));
+    }
+}

@@ -67,17 +67,6 @@ impl Bindings {
             now: time_val(event.occurred_at),
         }
     }
-
-    /// Binds `customer` and `now` alone, for audiences checked without an event.
-    pub fn for_customer(customer: &Customer, now: DateTime<Utc>) -> Self {
-        let mut profile = object_vals(&customer.attributes);
-        profile.insert(CelMapKey::from("id".to_owned()), str_val(&customer.id));
-        Bindings {
-            event: Box::new(CelNull),
-            customer: Box::new(CelMap::from(profile)),
-            now: time_val(now),
-        }
-    }
 }
 
 /// What `progress` shows: the customer's state in the campaign.

@@ -240,21 +240,6 @@ pub fn evaluate(
     }
 }
 
-/// What `progress` shows for `state` at time `at`: windows counted over `(at - within, at]`,
-/// an expired sequence back at step 0.
-pub fn progress_view(
-    campaign: &CompiledCampaign,
-    state: &CampaignState,
-    at: DateTime<Utc>,
-) -> ProgressView {
-    let w = campaign
-        .spec()
-        .goal
-        .within()
-        .map(|d| d.seconds() * 1_000_000);
-    view(&state.progress, micros(at), w, state.cycle)
-}
-
 /// The empty progress for a goal.
 pub fn fresh(goal: &Goal) -> Progress {
     match goal {

@@ -29,9 +29,7 @@ mod pipeline;
 mod state;
 mod store;
 
-pub use crate::core::{
-    Evaluation, Outcome, Reason, Reward, evaluate, fresh, micros, period_index, progress_view,
-};
+pub use crate::core::{Evaluation, Outcome, Reason, Reward, evaluate, fresh, micros, period_index};
 pub use apply::{CampaignOutcome, CampaignSet, EventResult, Status};
 pub use error::{Error, Result};
 pub use fingerprint::{fingerprint, to_hex};

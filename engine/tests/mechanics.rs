@@ -365,6 +365,11 @@ fn sum_with_a_window_and_amount_from_the_progress_after_the_event() {
     assert_eq!(p.ledger()[0].amount.get(), 11.0);
 }
 
+/// A product view of `category` by customer `c` at `at`.
+fn viewed(at: &'static str, category: &str) -> (&'static str, &'static str, &'static str, Value) {
+    ("c", "view", at, json!({ "category": category }))
+}
+
 #[test]
 fn distinct_values_with_and_without_a_window() {
     let explore = "key: explore\nname: n\ngoal: {kind: distinct, when: 'event.type == \"view\"', value: 'event.category', target: 3, within: 7d}\nrewards: [{kind: discount, amount: 15}]\n";
@@ -372,30 +377,11 @@ fn distinct_values_with_and_without_a_window() {
     let got = run(
         &mut p,
         &[
-            (
-                "c",
-                "view",
-                "2026-12-01T10:00:00Z",
-                json!({"category": "shoes"}),
-            ),
-            (
-                "c",
-                "view",
-                "2026-12-02T12:00:00Z",
-                json!({"category": "shoes"}),
-            ),
-            (
-                "c",
-                "view",
-                "2026-12-03T10:00:00Z",
-                json!({"category": "hats"}),
-            ),
-            (
-                "c",
-                "view",
-                "2026-12-09T10:00:00Z",
-                json!({"category": "bags"}),
-            ), // Dec 1's shoes out, Dec 2's in
+            viewed("2026-12-01T10:00:00Z", "shoes"),
+            viewed("2026-12-02T12:00:00Z", "shoes"),
+            viewed("2026-12-03T10:00:00Z", "hats"),
+            // Dec 1's shoes are out of the window, Dec 2's are in.
+            viewed("2026-12-09T10:00:00Z", "bags"),
         ],
     );
     assert_eq!(got, rewards(&[("c", "e4", 1)]));
@@ -403,24 +389,10 @@ fn distinct_values_with_and_without_a_window() {
     let got = run(
         &mut p,
         &[
-            (
-                "c",
-                "view",
-                "2026-12-01T10:00:00Z",
-                json!({"category": "shoes"}),
-            ),
-            (
-                "c",
-                "view",
-                "2026-12-03T10:00:00Z",
-                json!({"category": "hats"}),
-            ),
-            (
-                "c",
-                "view",
-                "2026-12-08T10:00:00Z",
-                json!({"category": "bags"}),
-            ), // shoes exactly 7d old: out
+            viewed("2026-12-01T10:00:00Z", "shoes"),
+            viewed("2026-12-03T10:00:00Z", "hats"),
+            // The shoes are exactly 7 days old: out.
+            viewed("2026-12-08T10:00:00Z", "bags"),
         ],
     );
     assert!(got.is_empty());

@@ -349,11 +349,10 @@ impl Store {
         for customer_id in dirty.iter().map(|(c, _)| c).collect::<HashSet<_>>() {
             let mut rows = states.remove(customer_id).unwrap_or_default();
             for (campaign, (version, _)) in rows.iter_mut() {
-                if dirty.contains(&(customer_id.clone(), campaign.clone())) {
-                    *version += 1;
-                    if !loaded.contains_key(&(customer_id.clone(), campaign.clone())) {
-                        *version = 1;
-                    }
+                let key = (customer_id.clone(), campaign.clone());
+                if dirty.contains(&key) {
+                    // What `write_progress` wrote: the version read (0 for a new row), plus one.
+                    *version = loaded.get(&key).copied().unwrap_or(0) + 1;
                 }
             }
             self.progress.insert(customer_id.clone(), Arc::new(rows));

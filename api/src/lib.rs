@@ -1,5 +1,10 @@
-//! Offerflow's API crate: the `offerflow` command line (and, as it lands, the GraphQL API and
-//! HTTP server).
+//! Offerflow's API crate: the GraphQL API, the HTTP server, and the `offerflow` command line.
 
+pub mod app;
 pub mod cli;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod offers;
 pub mod replay;
+pub mod server;

@@ -69,6 +69,22 @@ impl Bindings {
     }
 }
 
+impl Bindings {
+    /// Binds what an audience sees outside of any event: `customer` (profile plus `id`) and
+    /// `now`. `event` is an empty map, so a condition that reads it fails and counts as false.
+    pub fn for_customer(customer_id: &str, profile: Option<&Customer>, now: DateTime<Utc>) -> Self {
+        let mut fields = profile
+            .map(|c| object_vals(&c.attributes))
+            .unwrap_or_default();
+        fields.insert(CelMapKey::from("id".to_owned()), str_val(customer_id));
+        Bindings {
+            event: Box::new(CelMap::from(object_vals(&serde_json::Map::new()))),
+            customer: Box::new(CelMap::from(fields)),
+            now: time_val(now),
+        }
+    }
+}
+
 /// What `progress` shows: the customer's state in the campaign.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ProgressView {

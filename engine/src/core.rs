@@ -284,7 +284,7 @@ fn in_window(at: i64, t: i64, w: i64) -> bool {
     at > t - w && at <= t
 }
 
-fn view(progress: &Progress, t: i64, w: Option<i64>, cycle: u32) -> ProgressView {
+pub(crate) fn view(progress: &Progress, t: i64, w: Option<i64>, cycle: u32) -> ProgressView {
     let mut v = ProgressView {
         cycle,
         ..ProgressView::default()

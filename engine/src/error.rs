@@ -29,6 +29,13 @@ pub enum Error {
     /// The processing pipeline has stopped.
     #[error("the processing pipeline has stopped")]
     Stopped,
+    /// No such campaign (or other record).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request contradicts what is stored: a key already taken, a lifecycle transition
+    /// the campaign's status does not allow.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The engine's result type.

@@ -25,6 +25,7 @@ mod core;
 mod error;
 mod fingerprint;
 mod memory;
+mod offer;
 mod pipeline;
 mod state;
 mod store;
@@ -34,6 +35,10 @@ pub use apply::{CampaignOutcome, CampaignSet, EventResult, Status};
 pub use error::{Error, Result};
 pub use fingerprint::{fingerprint, to_hex};
 pub use memory::MemoryProcessor;
+pub use offer::{CampaignFacts, Offer, OfferProgress, OfferStatus, offer, progress};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};
-pub use store::Store;
+pub use store::{
+    AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, LedgerEntry, OfferCampaign, Store,
+    Transition,
+};

@@ -7,6 +7,7 @@ mod generate;
 mod migrate;
 mod replay;
 mod rewards;
+mod serve;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -27,6 +28,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the GraphQL API and HTTP server (embedded SQLite `offerflow.db` by default).
+    Serve {
+        /// A TOML configuration file (settings are listed in the README).
+        #[arg(long, env = "OFFERFLOW_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+        /// The database [default: sqlite:offerflow.db?mode=rwc]; `postgres://...` for PostgreSQL.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+    /// Print the GraphQL schema (SDL): what `frontend-schema.graphql` holds.
+    Schema,
     /// Validate campaign specs (YAML or JSON files, or directories of them).
     Validate {
         /// Spec files, or directories searched for *.yaml, *.yml and *.json.
@@ -137,6 +152,21 @@ impl From<Outcome> for ExitCode {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            database_url,
+        } => serve::run(
+            config.as_deref(),
+            &crate::config::Flags {
+                listen,
+                database_url,
+            },
+        ),
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Outcome::Success
+        }
         Command::Validate { paths, format } => validate::run(&paths, format),
         Command::Migrate { database_url } => migrate::run(&database_url),
         Command::Replay {

@@ -24,14 +24,19 @@
 //! transaction fails upgrading a read lock; the database runs in WAL mode with
 //! `synchronous=FULL`, so a committed batch survives power loss.
 
+mod authoring;
 mod batch;
+mod read;
+
+pub use authoring::{AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, Transition};
+pub use read::{LedgerEntry, OfferCampaign};
 
 use crate::apply::CampaignSet;
 use crate::error::{Error, Result};
 use crate::state::CampaignState;
 use campaigns::{CampaignSpec, CompiledCampaign, Customer};
 use chrono::Utc;
-use entities::{Migrator, MigratorTrait, budget, campaign, campaign_version, customer, reward};
+use entities::{Migrator, MigratorTrait, campaign, campaign_version, customer, reward};
 use moka::sync::Cache;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -134,14 +139,9 @@ impl Store {
             _ => 1,
         };
         if existing.as_ref().is_none_or(|c| c.version != version) {
-            campaign_version::Entity::insert(campaign_version::ActiveModel {
-                key: Set(spec.key.clone()),
-                version: Set(version),
-                spec: Set(json.clone()),
-                published_at: Set(now),
-            })
-            .exec(&txn)
-            .await?;
+            authoring::insert_version(&txn, spec, version, now).await?;
+            let details = serde_json::json!({ "version": version, "installed": true });
+            authoring::audit(&txn, "install", "campaign.publish", &spec.key, details).await?;
         }
         let row = campaign::ActiveModel {
             key: Set(spec.key.clone()),
@@ -166,22 +166,7 @@ impl Store {
             )
             .exec(&txn)
             .await?;
-        let max = spec
-            .limits
-            .max_rewards
-            .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
-        budget::Entity::insert(budget::ActiveModel {
-            campaign: Set(spec.key.clone()),
-            taken: Set(0),
-            max: Set(max),
-        })
-        .on_conflict(
-            OnConflict::column(budget::Column::Campaign)
-                .update_column(budget::Column::Max)
-                .to_owned(),
-        )
-        .exec(&txn)
-        .await?;
+        authoring::put_budget(&txn, spec).await?;
         txn.commit().await?;
         Ok(version)
     }
@@ -221,23 +206,7 @@ impl Store {
             .await?;
         let mut compiled = Vec::with_capacity(rows.len());
         for row in rows {
-            let id = (row.key.clone(), row.version);
-            let campaign = match self.compiled.get(&id) {
-                Some(c) => c,
-                None => {
-                    let version = campaign_version::Entity::find_by_id(id.clone())
-                        .one(db)
-                        .await?
-                        .ok_or_else(|| {
-                            sea_orm::DbErr::RecordNotFound(format!("{} v{}", id.0, id.1))
-                        })?;
-                    let spec: CampaignSpec = serde_json::from_str(&version.spec)?;
-                    let c = Arc::new(CompiledCampaign::compile(spec)?);
-                    self.compiled.insert(id, Arc::clone(&c));
-                    c
-                }
-            };
-            compiled.push(campaign);
+            compiled.push(self.compiled(db, &row.key, row.version).await?);
         }
         Ok(CampaignSet::new(compiled))
     }

@@ -1,0 +1,129 @@
+//! The running service: the store, the batching pipeline in front of it, the configuration,
+//! and the feed of committed events that subscriptions read. GraphQL and HTTP handlers share
+//! one [`App`].
+
+use crate::config::Config;
+use crate::error::{ApiError, Result};
+use chrono::{DateTime, Utc};
+use engine::{EventResult, Pipeline, PipelineConfig, Status, Store};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// How many committed events the update feed holds for slow subscribers before they skip.
+const FEED_CAPACITY: usize = 4_096;
+
+/// An event that committed: whose it was and what it did.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The event's customer.
+    pub customer_id: String,
+    /// When it happened: offers in its update are shown as of then.
+    pub occurred_at: DateTime<Utc>,
+    /// Its result.
+    pub result: EventResult,
+}
+
+/// The service shared by every handler.
+#[derive(Debug, Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    pipeline: Pipeline,
+    config: Config,
+    feed: broadcast::Sender<Arc<Committed>>,
+}
+
+impl App {
+    /// Connects to the configured database (migrating it) and starts the pipeline.
+    pub async fn start(config: Config) -> Result<App> {
+        let store = Store::connect(&config.database_url).await?;
+        Ok(App::with_store(store, config))
+    }
+
+    /// The service over a store already connected.
+    pub fn with_store(store: Store, config: Config) -> App {
+        let pipeline = Pipeline::start(
+            store.clone(),
+            PipelineConfig {
+                max_batch: config.max_batch,
+                max_wait: Duration::from_millis(config.batch_wait_ms),
+                queue: config.queue,
+            },
+        );
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        App {
+            inner: Arc::new(Inner {
+                store,
+                pipeline,
+                config,
+                feed,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The pipeline, for its counters.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.inner.pipeline
+    }
+
+    /// Committed events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Committed>> {
+        self.inner.feed.subscribe()
+    }
+
+    /// Processes events (their JSON forms) through the batching pipeline and answers each
+    /// one's result once its batch has committed. At most `max_events_per_request` at once.
+    pub async fn ingest(&self, events: Vec<Value>) -> Result<Vec<EventResult>> {
+        let limit = self.inner.config.max_events_per_request;
+        if events.len() > limit {
+            return Err(ApiError::LimitExceeded(format!(
+                "events: {} events in one request; the limit is {limit} (max_events_per_request)",
+                events.len()
+            )));
+        }
+        let whose = |e: &Value| {
+            let customer_id = e.get("customer_id")?.as_str()?.to_owned();
+            let at = DateTime::parse_from_rfc3339(e.get("occurred_at")?.as_str()?).ok()?;
+            Some((customer_id, at.with_timezone(&Utc)))
+        };
+        let customers: Vec<Option<(String, DateTime<Utc>)>> = events.iter().map(whose).collect();
+        let results = self.inner.pipeline.submit(events).await?;
+        if self.inner.feed.receiver_count() > 0 {
+            for (whose, result) in customers.into_iter().zip(&results) {
+                if let (Some((customer_id, occurred_at)), Status::Processed) =
+                    (whose, result.status)
+                {
+                    let committed = Committed {
+                        customer_id,
+                        occurred_at,
+                        result: result.clone(),
+                    };
+                    // Nobody listening is not an error.
+                    let _ = self.inner.feed.send(Arc::new(committed));
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Finishes every event already submitted and stops the pipeline.
+    pub async fn shutdown(&self) {
+        self.inner.pipeline.shutdown().await;
+    }
+}

@@ -1,0 +1,123 @@
+//! `offerflow serve`: the GraphQL API and HTTP server.
+
+use super::Outcome;
+use crate::app::App;
+use crate::config::{Config, Flags, LogFormat};
+use std::path::Path;
+
+pub(super) fn run(config_file: Option<&Path>, flags: &Flags) -> Outcome {
+    let config = match Config::load(config_file, std::env::vars(), flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Error;
+        }
+    };
+    init_logs(&config);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Outcome::Error;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => Outcome::Success,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            Outcome::Error
+        }
+    }
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr()?;
+    let database = redact(&config.database_url);
+    let app = App::start(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {database}: {e}"))?;
+    tracing::info!(%address, %database, "offerflow is serving");
+    eprintln!(
+        "offerflow listening on http://{address} (GraphiQL at http://{address}/graphql), database {database}"
+    );
+    crate::server::serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("offerflow stopped: every accepted event is committed");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests and the batch in flight");
+}
+
+/// The database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            super::redact("postgres://app:secret@db:5432/offers"),
+            "postgres://app:***@db:5432/offers"
+        );
+        assert_eq!(
+            super::redact("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            super::redact("sqlite:offerflow.db?mode=rwc"),
+            "sqlite:offerflow.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! The server's configuration, from one loader: defaults, then an optional TOML file, then
+//! `OFFERFLOW_*` environment variables, then command-line flags; then [`Config::validate`].
+//!
+//! Every setting has the same name in the file, in the environment (upper-cased, prefixed
+//! with `OFFERFLOW_`) and, for the few that have one, as a flag (`--database-url`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Every setting of `offerflow serve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// The database: `sqlite:offerflow.db?mode=rwc` (embedded), `postgres://user@host/db`.
+    pub database_url: String,
+    /// Most events committed in one transaction.
+    pub max_batch: usize,
+    /// Longest a batch waits for more events once it has one, in milliseconds.
+    pub batch_wait_ms: u64,
+    /// Events waiting for a batch at most; submitters wait for room past it.
+    pub queue: usize,
+    /// Largest HTTP request body, in bytes (larger ones get 413).
+    pub max_body_bytes: usize,
+    /// Most events in one `ingestEvents` call or `POST /v1/events` request.
+    pub max_events_per_request: usize,
+    /// Most events in one `simulateCampaign` call.
+    pub max_simulation_events: usize,
+    /// Deepest GraphQL query accepted.
+    pub graphql_max_depth: usize,
+    /// Highest GraphQL query complexity accepted (each field counts 1, lists by their size).
+    pub graphql_max_complexity: usize,
+    /// Log lines as `text` or `json`.
+    pub log_format: LogFormat,
+    /// Log filter, in `RUST_LOG` syntax (`info`, `offerflow=debug,sqlx=warn`).
+    pub log_level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: crate::cli::DEFAULT_DATABASE_URL.to_owned(),
+            max_batch: 500,
+            batch_wait_ms: 5,
+            queue: 10_000,
+            max_body_bytes: 8 * 1024 * 1024,
+            max_events_per_request: 10_000,
+            max_simulation_events: 10_000,
+            graphql_max_depth: 16,
+            graphql_max_complexity: 5_000,
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+        }
+    }
+}
+
+/// A configuration that could not be loaded: which setting, from where, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Settings given on the command line; `None` leaves the value from the layers below.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then `file` (TOML) if given, then the `OFFERFLOW_*`
+    /// variables in `env`, then `flags`; then validates it.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &Flags,
+    ) -> Result<Config, ConfigError> {
+        let Value::Object(mut settings) = to_value(&Config::default())? else {
+            unreachable!("a config is an object")
+        };
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            let table: toml::Table = toml::from_str(&text)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            for (key, value) in table {
+                if !settings.contains_key(&key) {
+                    return Err(ConfigError(format!(
+                        "{}: unknown setting `{key}`",
+                        path.display()
+                    )));
+                }
+                let value = serde_json::to_value(value).map_err(|e| ConfigError(e.to_string()))?;
+                settings.insert(key, value);
+            }
+        }
+        for (name, raw) in env {
+            let Some(key) = name.strip_prefix("OFFERFLOW_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            let Some(default) = settings.get(&key) else {
+                continue; // other OFFERFLOW_ variables (OFFERFLOW_CONFIG, test settings)
+            };
+            let value = typed(default, &raw).ok_or_else(|| {
+                ConfigError(format!("{name}: `{raw}` is not a valid value for {key}"))
+            })?;
+            settings.insert(key, value);
+        }
+        let mut set = |key: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                settings.insert(key.to_owned(), Value::String(v.clone()));
+            }
+        };
+        set("listen", &flags.listen);
+        set("database_url", &flags.database_url);
+        let config = from_map(settings)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every setting's range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("max_batch", self.max_batch),
+            ("queue", self.queue),
+            ("max_body_bytes", self.max_body_bytes),
+            ("max_events_per_request", self.max_events_per_request),
+            ("max_simulation_events", self.max_simulation_events),
+            ("graphql_max_depth", self.graphql_max_depth),
+            ("graphql_max_complexity", self.graphql_max_complexity),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(ConfigError(format!("{name} must be at least 1")));
+            }
+        }
+        if self.max_batch > 10_000 {
+            return Err(ConfigError("max_batch must be at most 10000".into()));
+        }
+        if self.batch_wait_ms > 10_000 {
+            return Err(ConfigError("batch_wait_ms must be at most 10000".into()));
+        }
+        if self.database_url.trim().is_empty() {
+            return Err(ConfigError("database_url must not be empty".into()));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| ConfigError(format!("log_level: {e}")))?;
+        Ok(())
+    }
+}
+
+fn to_value(config: &Config) -> Result<Value, ConfigError> {
+    serde_json::to_value(config).map_err(|e| ConfigError(e.to_string()))
+}
+
+fn from_map(settings: Map<String, Value>) -> Result<Config, ConfigError> {
+    serde_json::from_value(Value::Object(settings)).map_err(|e| ConfigError(e.to_string()))
+}
+
+/// `raw` read as the same JSON type as the setting's default.
+fn typed(default: &Value, raw: &str) -> Option<Value> {
+    match default {
+        Value::Number(_) => raw.trim().parse::<u64>().ok().map(Value::from),
+        Value::Bool(_) => raw.trim().parse::<bool>().ok().map(Value::Bool),
+        _ => Some(Value::String(raw.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_file_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("offerflow.toml");
+        std::fs::write(
+            &file,
+            "max_batch = 100\nlisten = \"0.0.0.0:9000\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("OFFERFLOW_MAX_BATCH", "200"),
+                ("OFFERFLOW_DATABASE_URL", "sqlite::memory:"),
+                ("OFFERFLOW_CONFIG", "ignored"),
+                ("HOME", "/root"),
+            ]),
+            &Flags {
+                listen: Some("127.0.0.1:0".into()),
+                database_url: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(config.max_batch, 200, "env beats the file");
+        assert_eq!(
+            config.listen.to_string(),
+            "127.0.0.1:0",
+            "flags beat the file"
+        );
+        assert_eq!(config.database_url, "sqlite::memory:");
+        assert_eq!(
+            config.log_format,
+            LogFormat::Json,
+            "the file beats defaults"
+        );
+        assert_eq!(config.queue, Config::default().queue);
+    }
+
+    #[test]
+    fn names_the_bad_setting() {
+        let bad = Config::load(
+            None,
+            env(&[("OFFERFLOW_MAX_BATCH", "many")]),
+            &Flags::default(),
+        );
+        assert!(bad.unwrap_err().to_string().contains("OFFERFLOW_MAX_BATCH"));
+        let zero = Config::load(None, env(&[("OFFERFLOW_QUEUE", "0")]), &Flags::default());
+        assert!(
+            zero.unwrap_err()
+                .to_string()
+                .contains("queue must be at least 1")
+        );
+        let listen = Config::load(
+            None,
+            Vec::new(),
+            &Flags {
+                listen: Some("nowhere".into()),
+                database_url: None,
+            },
+        );
+        assert!(listen.unwrap_err().to_string().contains("socket address"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "max_batchs = 3\n").unwrap();
+        let unknown = Config::load(Some(&file), Vec::new(), &Flags::default());
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown setting `max_batchs`")
+        );
+        assert_eq!(
+            Config::load(None, Vec::new(), &Flags::default()).unwrap(),
+            Config::default()
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! The API's errors, mapped once, here, to GraphQL errors with a stable `extensions.code` and
+//! to HTTP responses. Internal errors are logged in full and answered as "internal error".
+
+use async_graphql::ErrorExtensions;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use campaigns::Diagnostic;
+use serde_json::json;
+
+/// What a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A campaign spec (or other input) broke its rules; every problem is listed.
+    #[error("invalid campaign spec: {}", summary(.0))]
+    Validation(Vec<Diagnostic>),
+    /// One argument is wrong: which, and why.
+    #[error("{field}: {reason}")]
+    BadRequest {
+        /// The argument or field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// No such thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// Contradicts what is stored (a taken key, an illegal lifecycle transition).
+    #[error("{0}")]
+    Conflict(String),
+    /// A limit was exceeded (events per request, body size...).
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    Unavailable,
+    /// Anything else; the details are logged, not returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The API's result type.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+fn summary(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    /// A bad argument.
+    pub fn bad(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The stable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) | ApiError::BadRequest { .. } => "VALIDATION",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            ApiError::Unavailable => "UNAVAILABLE",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body of an HTTP error answer: `{"error": {"code", "message", ...}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        match self {
+            ApiError::Validation(ds) => error["diagnostics"] = json!(ds),
+            ApiError::BadRequest { field, .. } => error["field"] = json!(field),
+            _ => {}
+        }
+        json!({ "error": error })
+    }
+}
+
+impl From<engine::Error> for ApiError {
+    fn from(e: engine::Error) -> Self {
+        match e {
+            engine::Error::Spec(ds) => ApiError::Validation(ds.0),
+            engine::Error::NotFound(m) => ApiError::NotFound(m),
+            engine::Error::Conflict(m) => ApiError::Conflict(m),
+            engine::Error::Stopped => ApiError::Unavailable,
+            other => {
+                tracing::error!(error = %other, "internal error");
+                ApiError::Internal(other.to_string())
+            }
+        }
+    }
+}
+
+impl From<campaigns::Diagnostics> for ApiError {
+    fn from(ds: campaigns::Diagnostics) -> Self {
+        ApiError::Validation(ds.0)
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", self.code());
+            match self {
+                ApiError::Validation(ds) => {
+                    let list: Vec<async_graphql::Value> = ds
+                        .iter()
+                        .map(|d| {
+                            async_graphql::Value::from_json(json!({
+                                "path": d.path,
+                                "code": d.code,
+                                "message": d.message,
+                                "line": d.position.map(|p| p.line),
+                                "column": d.position.map(|p| p.column),
+                            }))
+                            .unwrap_or_default()
+                        })
+                        .collect();
+                    e.set("diagnostics", async_graphql::Value::List(list));
+                }
+                ApiError::BadRequest { field, .. } => e.set("field", field.as_str()),
+                _ => {}
+            }
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status(), axum::Json(self.to_json())).into_response()
+    }
+}

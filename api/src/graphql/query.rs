@@ -1,0 +1,262 @@
+//! `Query`: campaigns, customers and their offers and rewards, event outcomes, validation,
+//! simulation and the audit log.
+
+use super::inputs::{CampaignInput, CustomerInput, read_spec};
+use super::simulate::{Simulation, simulate};
+use super::types::{
+    AuditEntry, Campaign, CampaignStatus, Diagnostic, EventOutcome, Offer, Reward,
+    ValidationResult, spec_json,
+};
+use crate::app::App;
+use crate::error::{ApiError, Result as ApiResult};
+use crate::offers::customer_offers;
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Json, Object, Result, ResultExt};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Most items in one page of any list.
+pub const MAX_PAGE: i32 = 100;
+
+/// The root of every read.
+#[derive(Debug, Default)]
+pub struct Query;
+
+/// `first` checked against [`MAX_PAGE`].
+fn page_size(first: i32) -> ApiResult<u64> {
+    if !(1..=MAX_PAGE).contains(&first) {
+        return Err(ApiError::bad(
+            "first",
+            format!("must be between 1 and {MAX_PAGE}, not {first}"),
+        ));
+    }
+    Ok(first as u64)
+}
+
+/// One page from `rows`, read with one row more than `limit` to tell whether more follow;
+/// `edge` gives each row's cursor and node.
+fn page<R, N: async_graphql::OutputType>(
+    mut rows: Vec<R>,
+    limit: u64,
+    after: bool,
+    edge: impl Fn(R) -> (String, N),
+) -> Connection<String, N> {
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut page = Connection::new(after, more);
+    page.edges.extend(rows.into_iter().map(|r| {
+        let (cursor, node) = edge(r);
+        Edge::new(cursor, node)
+    }));
+    page
+}
+
+/// A numeric cursor (ledger and audit ids).
+fn id_cursor(after: Option<&str>) -> ApiResult<Option<i64>> {
+    after
+        .map(|a| {
+            a.parse::<i64>().map_err(|_| {
+                ApiError::bad("after", format!("`{a}` is not a cursor this list gave"))
+            })
+        })
+        .transpose()
+}
+
+#[Object]
+impl Query {
+    /// Campaigns in key order, optionally of one status; `after` is the last key of the
+    /// previous page.
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<CampaignStatus>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, Campaign>> {
+        let app = ctx.data::<App>()?;
+        let limit = page_size(first).extend()?;
+        let records = app
+            .store()
+            .campaigns(status.map(Into::into), after.as_deref(), limit + 1)
+            .await
+            .map_err(ApiError::from)
+            .extend()?;
+        Ok(page(records, limit, after.is_some(), |r| {
+            (r.key().to_owned(), Campaign::from(r))
+        }))
+    }
+
+    /// One campaign.
+    async fn campaign(&self, ctx: &Context<'_>, key: String) -> Result<Option<Campaign>> {
+        let app = ctx.data::<App>()?;
+        let record = app
+            .store()
+            .campaign(&key)
+            .await
+            .map_err(ApiError::from)
+            .extend()?;
+        Ok(record.map(Campaign::from))
+    }
+
+    /// A customer: their profile, offers and rewards. Every id has one (a customer with no
+    /// stored profile has just `id`).
+    async fn customer(&self, id: String) -> Result<Customer> {
+        check_id("id", &id).extend()?;
+        Ok(Customer { id })
+    }
+
+    /// An event's processing outcome, if it was processed.
+    async fn event(&self, ctx: &Context<'_>, id: String) -> Result<Option<EventOutcome>> {
+        let app = ctx.data::<App>()?;
+        let result = app
+            .store()
+            .event_result(&id)
+            .await
+            .map_err(ApiError::from)
+            .extend()?;
+        Ok(result.as_ref().map(EventOutcome::from))
+    }
+
+    /// Checks a campaign spec, given as typed `input` or as YAML/JSON `source` text, and
+    /// lists every problem with its path (and, for text, line and column).
+    async fn validate_campaign(
+        &self,
+        input: Option<CampaignInput>,
+        source: Option<String>,
+    ) -> Result<ValidationResult> {
+        let read = read_spec(input.as_ref(), source.as_deref()).extend()?;
+        Ok(match read {
+            Ok(spec) => ValidationResult {
+                valid: true,
+                diagnostics: Vec::new(),
+                spec: Some(Json(spec_json(&spec))),
+            },
+            Err(ds) => ValidationResult {
+                valid: false,
+                diagnostics: ds.0.into_iter().map(Diagnostic::from).collect(),
+                spec: None,
+            },
+        })
+    }
+
+    /// Runs a campaign (a stored draft by `key`, typed `input`, or `source` text) over
+    /// `events` and `customers` in memory: per-event outcomes, progress after each event, and
+    /// the rewards. Touches no stored state.
+    async fn simulate_campaign(
+        &self,
+        ctx: &Context<'_>,
+        key: Option<String>,
+        input: Option<CampaignInput>,
+        source: Option<String>,
+        events: Vec<Json<Value>>,
+        #[graphql(default)] customers: Vec<CustomerInput>,
+    ) -> Result<Simulation> {
+        let app = ctx.data::<App>()?;
+        simulate(app, key, input, source, events, customers)
+            .await
+            .extend()
+    }
+
+    /// Audit entries, newest first, of one campaign or of all; `after` is the `id` of the
+    /// last entry of the previous page.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        campaign: Option<String>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, AuditEntry>> {
+        let app = ctx.data::<App>()?;
+        let limit = page_size(first).extend()?;
+        let before = id_cursor(after.as_deref()).extend()?;
+        let entries = app
+            .store()
+            .audit_log(campaign.as_deref(), before, limit + 1)
+            .await
+            .map_err(ApiError::from)
+            .extend()?;
+        Ok(page(entries, limit, after.is_some(), |e| {
+            (e.id.to_string(), AuditEntry::from(e))
+        }))
+    }
+}
+
+/// An id argument: 1 to 128 characters, like event and customer ids.
+pub(super) fn check_id(field: &str, id: &str) -> ApiResult<()> {
+    let n = id.chars().count();
+    if n == 0 || n > campaigns::MAX_ID_CHARS {
+        return Err(ApiError::bad(
+            field,
+            format!(
+                "must be 1 to {} characters, not {n}",
+                campaigns::MAX_ID_CHARS
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A customer, by id.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    /// The id.
+    pub id: String,
+}
+
+#[Object]
+impl Customer {
+    /// The customer id.
+    async fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Profile attributes (`{}` without a stored profile).
+    async fn attributes(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
+        let app = ctx.data::<App>()?;
+        let profile = app
+            .store()
+            .customer(&self.id)
+            .await
+            .map_err(ApiError::from)
+            .extend()?;
+        Ok(Json(Value::Object(
+            profile.map(|p| p.attributes).unwrap_or_default(),
+        )))
+    }
+
+    /// Every campaign this customer can see, highest priority first: published campaigns
+    /// whose audience holds, and any published or ended one they have progress or rewards in.
+    /// Progress and status are as of `at` (now when absent).
+    async fn offers(&self, ctx: &Context<'_>, at: Option<DateTime<Utc>>) -> Result<Vec<Offer>> {
+        let app = ctx.data::<App>()?;
+        let at = at.unwrap_or_else(Utc::now);
+        let offers = customer_offers(app.store(), &self.id, at, None)
+            .await
+            .extend()?;
+        Ok(offers.into_iter().map(Offer::from).collect())
+    }
+
+    /// Rewards earned, in issue order; optionally from one campaign. `after` is the `id` of
+    /// the last reward of the previous page.
+    async fn rewards(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        campaign: Option<String>,
+    ) -> Result<Connection<String, Reward>> {
+        let app = ctx.data::<App>()?;
+        let limit = page_size(first).extend()?;
+        let after_id = id_cursor(after.as_deref()).extend()?;
+        let only = campaign.map(|c| vec![c]);
+        let entries = app
+            .store()
+            .customer_rewards(&self.id, only.as_deref(), after_id, limit + 1)
+            .await
+            .map_err(ApiError::from)
+            .extend()?;
+        Ok(page(entries, limit, after.is_some(), |e| {
+            (e.id.to_string(), Reward::from(&e))
+        }))
+    }
+}

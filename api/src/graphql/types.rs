@@ -1,0 +1,732 @@
+//! GraphQL output types: each wraps a domain value and converts at this edge.
+
+use crate::offers::CustomerOffer;
+use async_graphql::{ComplexObject, Enum, Json, SimpleObject};
+use campaigns::{CampaignSpec, Diagnostic as SpecDiagnostic};
+use chrono::{DateTime, Utc};
+use engine::{
+    AuditEntry as DomainAudit, CampaignOutcome as DomainOutcome, CampaignRecord, EventResult,
+    LedgerEntry, OfferProgress as DomainProgress, Outcome, Reason,
+};
+
+/// A campaign's lifecycle status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum CampaignStatus {
+    /// Being written; never published.
+    Draft,
+    /// Running: its latest version processes events.
+    Published,
+    /// Stopped for now: ignores events until resumed.
+    Paused,
+    /// Over for good: ignores events; history stays.
+    Ended,
+    /// Put away.
+    Archived,
+}
+
+impl From<engine::CampaignStatus> for CampaignStatus {
+    fn from(s: engine::CampaignStatus) -> Self {
+        match s {
+            engine::CampaignStatus::Draft => CampaignStatus::Draft,
+            engine::CampaignStatus::Published => CampaignStatus::Published,
+            engine::CampaignStatus::Paused => CampaignStatus::Paused,
+            engine::CampaignStatus::Ended => CampaignStatus::Ended,
+            engine::CampaignStatus::Archived => CampaignStatus::Archived,
+        }
+    }
+}
+
+impl From<CampaignStatus> for engine::CampaignStatus {
+    fn from(s: CampaignStatus) -> Self {
+        match s {
+            CampaignStatus::Draft => engine::CampaignStatus::Draft,
+            CampaignStatus::Published => engine::CampaignStatus::Published,
+            CampaignStatus::Paused => engine::CampaignStatus::Paused,
+            CampaignStatus::Ended => engine::CampaignStatus::Ended,
+            CampaignStatus::Archived => engine::CampaignStatus::Archived,
+        }
+    }
+}
+
+/// A goal's mechanic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum GoalKind {
+    /// +1 per qualifying event.
+    Count,
+    /// Adds a value per qualifying event.
+    Sum,
+    /// Collects distinct values.
+    Distinct,
+    /// Consecutive days or weeks.
+    Streak,
+    /// Steps in order.
+    Sequence,
+}
+
+impl GoalKind {
+    /// The kind as written in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoalKind::Count => "count",
+            GoalKind::Sum => "sum",
+            GoalKind::Distinct => "distinct",
+            GoalKind::Streak => "streak",
+            GoalKind::Sequence => "sequence",
+        }
+    }
+
+    fn of(kind: &str) -> Self {
+        match kind {
+            "sum" => GoalKind::Sum,
+            "distinct" => GoalKind::Distinct,
+            "streak" => GoalKind::Streak,
+            "sequence" => GoalKind::Sequence,
+            _ => GoalKind::Count,
+        }
+    }
+}
+
+/// A streak's period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum StreakPeriod {
+    /// Calendar days in the schedule's timezone.
+    Day,
+    /// ISO weeks, Monday first.
+    Week,
+}
+
+/// A reward's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum RewardKind {
+    /// Loyalty points.
+    Points,
+    /// A coupon.
+    Coupon,
+    /// A badge.
+    Badge,
+    /// A discount.
+    Discount,
+    /// Anything else.
+    Custom,
+}
+
+impl From<campaigns::RewardKind> for RewardKind {
+    fn from(k: campaigns::RewardKind) -> Self {
+        match k {
+            campaigns::RewardKind::Points => RewardKind::Points,
+            campaigns::RewardKind::Coupon => RewardKind::Coupon,
+            campaigns::RewardKind::Badge => RewardKind::Badge,
+            campaigns::RewardKind::Discount => RewardKind::Discount,
+            campaigns::RewardKind::Custom => RewardKind::Custom,
+        }
+    }
+}
+
+impl RewardKind {
+    /// The kind as written in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RewardKind::Points => "points",
+            RewardKind::Coupon => "coupon",
+            RewardKind::Badge => "badge",
+            RewardKind::Discount => "discount",
+            RewardKind::Custom => "custom",
+        }
+    }
+}
+
+/// A campaign: its draft, status and latest published version.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
+pub struct Campaign {
+    /// Unique key.
+    pub key: String,
+    /// The draft's name.
+    pub name: String,
+    /// The draft's description.
+    pub description: Option<String>,
+    /// Lifecycle status.
+    pub status: CampaignStatus,
+    /// The latest published version; 0 before the first.
+    pub version: i32,
+    /// Whether the draft differs from the latest published version.
+    pub has_unpublished_changes: bool,
+    /// The draft, as a spec document (DESIGN §4).
+    pub draft: Json<serde_json::Value>,
+    /// The latest published version's spec, if any.
+    pub published: Option<Json<serde_json::Value>>,
+    /// The draft's goal mechanic.
+    pub goal_kind: GoalKind,
+    /// The draft's priority.
+    pub priority: i32,
+    /// The draft's schedule start.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// The draft's schedule end.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl Campaign {
+    /// Every published version, oldest first.
+    async fn versions(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Vec<CampaignVersion>> {
+        use async_graphql::ResultExt;
+        let app = ctx.data::<crate::app::App>()?;
+        let versions = app
+            .store()
+            .campaign_versions(&self.key)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .extend()?;
+        Ok(versions
+            .into_iter()
+            .map(|v| CampaignVersion {
+                version: v.version,
+                spec: Json(spec_json(&v.spec)),
+                published_at: v.published_at,
+            })
+            .collect())
+    }
+
+    /// Its audit trail, newest first.
+    async fn audit(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 100))] first: i32,
+    ) -> async_graphql::Result<Vec<AuditEntry>> {
+        use async_graphql::ResultExt;
+        let app = ctx.data::<crate::app::App>()?;
+        let entries = app
+            .store()
+            .audit_log(Some(&self.key), None, first as u64)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .extend()?;
+        Ok(entries.into_iter().map(AuditEntry::from).collect())
+    }
+}
+
+/// A spec as a JSON document.
+pub fn spec_json(spec: &CampaignSpec) -> serde_json::Value {
+    serde_json::to_value(spec).unwrap_or_default()
+}
+
+impl From<CampaignRecord> for Campaign {
+    fn from(r: CampaignRecord) -> Self {
+        let has_unpublished_changes = r.has_unpublished_changes();
+        let d = &r.draft;
+        Campaign {
+            key: d.key.clone(),
+            name: d.name.clone(),
+            description: d.description.clone(),
+            status: r.status.into(),
+            version: r.version,
+            has_unpublished_changes,
+            draft: Json(spec_json(d)),
+            published: r.published.as_ref().map(|p| Json(spec_json(p))),
+            goal_kind: GoalKind::of(d.goal.kind()),
+            priority: d.priority,
+            starts_at: d.schedule.starts_at,
+            ends_at: d.schedule.ends_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// One published, immutable version of a campaign.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct CampaignVersion {
+    /// The version, from 1.
+    pub version: i32,
+    /// Its spec.
+    pub spec: Json<serde_json::Value>,
+    /// When it was published.
+    pub published_at: DateTime<Utc>,
+}
+
+/// One audited change: who, when, what.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct AuditEntry {
+    /// The entry's id (a cursor for `auditLog`).
+    pub id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// What: `campaign.create`, `campaign.update`, `campaign.publish`, `campaign.pause`...
+    pub action: String,
+    /// The campaign concerned.
+    pub campaign: Option<String>,
+    /// What changed: the created spec, the updated fields with their values before and
+    /// after, the version published, the statuses before and after.
+    pub details: Json<serde_json::Value>,
+}
+
+impl From<DomainAudit> for AuditEntry {
+    fn from(a: DomainAudit) -> Self {
+        AuditEntry {
+            id: a.id.to_string(),
+            at: a.at,
+            actor: a.actor,
+            action: a.action,
+            campaign: a.campaign,
+            details: Json(a.details),
+        }
+    }
+}
+
+/// One problem in a campaign spec.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Diagnostic {
+    /// Where in the spec: `goal.steps[1].when`; empty for the document itself.
+    pub path: String,
+    /// The kind of problem: `syntax`, `missing_field`, `unknown_field`, `invalid_type`,
+    /// `invalid_value`, `cel`.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+    /// Line in the source text (from 1), when the spec was given as text.
+    pub line: Option<u32>,
+    /// Column in the source text (from 1), when the spec was given as text.
+    pub column: Option<u32>,
+    /// For CEL problems: the line inside the expression.
+    pub expression_line: Option<u32>,
+    /// For CEL problems: the column inside the expression.
+    pub expression_column: Option<u32>,
+}
+
+impl From<SpecDiagnostic> for Diagnostic {
+    fn from(d: SpecDiagnostic) -> Self {
+        let code = serde_json::to_value(d.code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Diagnostic {
+            path: d.path,
+            code,
+            message: d.message,
+            line: d.position.map(|p| p.line),
+            column: d.position.map(|p| p.column),
+            expression_line: d.expression_position.map(|p| p.line),
+            expression_column: d.expression_position.map(|p| p.column),
+        }
+    }
+}
+
+/// The answer of `validateCampaign`.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct ValidationResult {
+    /// Whether the spec is valid.
+    pub valid: bool,
+    /// Every problem found (empty when valid).
+    pub diagnostics: Vec<Diagnostic>,
+    /// The spec as it will be stored, when valid.
+    pub spec: Option<Json<serde_json::Value>>,
+}
+
+/// A reward: in the ledger, or issued by a simulation.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Reward {
+    /// Ledger id (a cursor); absent for simulated rewards.
+    pub id: Option<String>,
+    /// Campaign key.
+    pub campaign: String,
+    /// Who earned it.
+    pub customer_id: String,
+    /// The completing event.
+    pub event_id: String,
+    /// The cycle completed, from 1.
+    pub cycle: i64,
+    /// Index in the campaign's `rewards`.
+    pub reward_index: i64,
+    /// Kind.
+    pub kind: RewardKind,
+    /// Amount.
+    pub amount: f64,
+    /// Code for the fulfilling system, if the spec gives one.
+    pub code: Option<String>,
+    /// When it was issued; absent for simulated rewards.
+    pub issued_at: Option<DateTime<Utc>>,
+}
+
+impl From<&engine::Reward> for Reward {
+    fn from(r: &engine::Reward) -> Self {
+        Reward {
+            id: None,
+            campaign: r.campaign.clone(),
+            customer_id: r.customer_id.clone(),
+            event_id: r.event_id.clone(),
+            cycle: i64::from(r.cycle),
+            reward_index: i64::from(r.reward_index),
+            kind: r.kind.into(),
+            amount: r.amount.get(),
+            code: r.code.clone(),
+            issued_at: None,
+        }
+    }
+}
+
+impl From<&LedgerEntry> for Reward {
+    fn from(e: &LedgerEntry) -> Self {
+        Reward {
+            id: Some(e.id.to_string()),
+            issued_at: Some(e.issued_at),
+            ..Reward::from(&e.reward)
+        }
+    }
+}
+
+/// What happened to an event as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum EventStatus {
+    /// Applied.
+    Processed,
+    /// Seen before with the same content: no effect; the first outcome is repeated.
+    Duplicate,
+    /// Seen before with other content: refused.
+    Conflict,
+    /// Invalid: refused.
+    Rejected,
+}
+
+/// What an event did to one campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum OutcomeKind {
+    /// It does not count (see `reason`).
+    NotApplicable,
+    /// It qualified but moved nothing.
+    Qualified,
+    /// It moved the progress.
+    Progressed,
+    /// It completed the goal.
+    Completed,
+}
+
+/// Why an event does not count for a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum NotApplicableReason {
+    /// Before the schedule's start.
+    NotStarted,
+    /// At or after the schedule's end.
+    Ended,
+    /// The customer completed every cycle.
+    CustomerFinished,
+    /// `maxRewards` completions were issued.
+    BudgetExhausted,
+    /// The audience does not hold.
+    Audience,
+    /// The condition does not hold (or failed).
+    ConditionFalse,
+}
+
+/// An event's field and what is wrong with it.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct EventError {
+    /// The field (`occurred_at`, `attributes.id`), empty for the event itself.
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// An expression that failed on an event (it counted as false).
+#[derive(Debug, Clone, SimpleObject)]
+pub struct EvaluationError {
+    /// Which expression: `goal.when`, `audience`, `rewards[0].amount_expr`.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// What an event did to one campaign.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct CampaignOutcome {
+    /// Campaign key.
+    pub campaign: String,
+    /// What happened.
+    pub result: OutcomeKind,
+    /// Why it did not count, for `NOT_APPLICABLE`.
+    pub reason: Option<NotApplicableReason>,
+    /// The cycle completed, for `COMPLETED`.
+    pub cycle: Option<i64>,
+    /// Expressions that failed.
+    pub errors: Vec<EvaluationError>,
+}
+
+impl From<&DomainOutcome> for CampaignOutcome {
+    fn from(o: &DomainOutcome) -> Self {
+        let (result, reason, cycle) = match o.outcome {
+            Outcome::NotApplicable { reason } => (
+                OutcomeKind::NotApplicable,
+                Some(match reason {
+                    Reason::NotStarted => NotApplicableReason::NotStarted,
+                    Reason::Ended => NotApplicableReason::Ended,
+                    Reason::CustomerFinished => NotApplicableReason::CustomerFinished,
+                    Reason::BudgetExhausted => NotApplicableReason::BudgetExhausted,
+                    Reason::Audience => NotApplicableReason::Audience,
+                    Reason::ConditionFalse => NotApplicableReason::ConditionFalse,
+                }),
+                None,
+            ),
+            Outcome::Qualified => (OutcomeKind::Qualified, None, None),
+            Outcome::Progressed => (OutcomeKind::Progressed, None, None),
+            Outcome::Completed { cycle } => (OutcomeKind::Completed, None, Some(i64::from(cycle))),
+        };
+        CampaignOutcome {
+            campaign: o.campaign.clone(),
+            result,
+            reason,
+            cycle,
+            errors: o
+                .errors
+                .iter()
+                .map(|e| EvaluationError {
+                    path: e.path.clone(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An event's processing outcome.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct EventOutcome {
+    /// The event's id (empty when it had none).
+    pub event_id: String,
+    /// What happened to it.
+    pub status: EventStatus,
+    /// Why it was rejected or is a conflict.
+    pub error: Option<EventError>,
+    /// Per campaign it could apply to.
+    pub outcomes: Vec<CampaignOutcome>,
+    /// Rewards it issued.
+    pub rewards: Vec<Reward>,
+}
+
+impl From<&EventResult> for EventOutcome {
+    fn from(r: &EventResult) -> Self {
+        EventOutcome {
+            event_id: r.event_id.clone(),
+            status: match r.status {
+                engine::Status::Processed => EventStatus::Processed,
+                engine::Status::Duplicate => EventStatus::Duplicate,
+                engine::Status::Conflict => EventStatus::Conflict,
+                engine::Status::Rejected => EventStatus::Rejected,
+            },
+            error: r.error.as_ref().map(|e| EventError {
+                field: e.field.clone(),
+                reason: e.reason.clone(),
+            }),
+            outcomes: r.outcomes.iter().map(CampaignOutcome::from).collect(),
+            rewards: r.rewards.iter().map(Reward::from).collect(),
+        }
+    }
+}
+
+/// How many events ended each way.
+#[derive(Debug, Clone, Copy, Default, SimpleObject)]
+pub struct EventCounts {
+    /// Applied.
+    pub processed: i64,
+    /// Seen before, same content.
+    pub duplicate: i64,
+    /// Seen before, other content.
+    pub conflict: i64,
+    /// Invalid.
+    pub rejected: i64,
+}
+
+impl EventCounts {
+    /// Counts `results`.
+    pub fn of<'a>(results: impl IntoIterator<Item = &'a EventResult>) -> Self {
+        let mut c = EventCounts::default();
+        for r in results {
+            match r.status {
+                engine::Status::Processed => c.processed += 1,
+                engine::Status::Duplicate => c.duplicate += 1,
+                engine::Status::Conflict => c.conflict += 1,
+                engine::Status::Rejected => c.rejected += 1,
+            }
+        }
+        c
+    }
+}
+
+/// The answer of `ingestEvents`.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct IngestResult {
+    /// Each event's outcome, in the order sent.
+    pub results: Vec<EventOutcome>,
+    /// How many ended each way.
+    pub counts: EventCounts,
+}
+
+/// Where a customer stands with a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum OfferStatus {
+    /// Open, with no progress in the current cycle.
+    Available,
+    /// Some progress in the current cycle.
+    InProgress,
+    /// Every cycle they may complete is done.
+    Completed,
+    /// The campaign is over (its schedule ended, or it was ended).
+    Expired,
+    /// Its `maxRewards` completions were issued.
+    BudgetExhausted,
+}
+
+impl From<engine::OfferStatus> for OfferStatus {
+    fn from(s: engine::OfferStatus) -> Self {
+        match s {
+            engine::OfferStatus::Available => OfferStatus::Available,
+            engine::OfferStatus::InProgress => OfferStatus::InProgress,
+            engine::OfferStatus::Completed => OfferStatus::Completed,
+            engine::OfferStatus::Expired => OfferStatus::Expired,
+            engine::OfferStatus::BudgetExhausted => OfferStatus::BudgetExhausted,
+        }
+    }
+}
+
+/// Progress toward a goal in the current cycle.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct OfferProgress {
+    /// The mechanic.
+    pub kind: GoalKind,
+    /// Where the customer is: events counted, sum, distinct values, streak, steps done.
+    pub current: f64,
+    /// Where the goal is.
+    pub target: f64,
+    /// `current / target` in percent, 0 to 100.
+    pub percent: f64,
+    /// The current streak, for streak goals.
+    pub streak: Option<i64>,
+    /// The streak's period, for streak goals.
+    pub period: Option<StreakPeriod>,
+    /// How many distinct values so far, for distinct goals.
+    pub distinct_values: Option<i64>,
+    /// Steps done, for sequence goals.
+    pub steps_done: Option<i64>,
+    /// Every step's name in order, for sequence goals.
+    pub step_names: Vec<String>,
+    /// The next step's name, for sequence goals.
+    pub next_step: Option<String>,
+    /// The rolling window in seconds, for goals with `within`.
+    pub window_seconds: Option<i64>,
+}
+
+impl From<DomainProgress> for OfferProgress {
+    fn from(p: DomainProgress) -> Self {
+        let kind = GoalKind::of(p.kind);
+        let whole = Some(p.current as i64);
+        OfferProgress {
+            kind,
+            current: p.current,
+            target: p.target,
+            percent: p.percent,
+            streak: whole.filter(|_| kind == GoalKind::Streak),
+            period: p.period.map(|x| {
+                if x == "week" {
+                    StreakPeriod::Week
+                } else {
+                    StreakPeriod::Day
+                }
+            }),
+            distinct_values: whole.filter(|_| kind == GoalKind::Distinct),
+            steps_done: whole.filter(|_| kind == GoalKind::Sequence),
+            step_names: p.step_names,
+            next_step: p.next_step,
+            window_seconds: p.window_seconds,
+        }
+    }
+}
+
+/// What completing a campaign earns.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct RewardOffer {
+    /// Kind.
+    pub kind: RewardKind,
+    /// The fixed amount (absent when it is computed by `amountExpr`).
+    pub amount: Option<f64>,
+    /// The CEL expression that computes the amount on completion.
+    pub amount_expr: Option<String>,
+    /// Text for the customer.
+    pub description: Option<String>,
+}
+
+/// A campaign as one customer sees it.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Offer {
+    /// Campaign key.
+    pub campaign: String,
+    /// Campaign name.
+    pub name: String,
+    /// Campaign description.
+    pub description: Option<String>,
+    /// Higher first.
+    pub priority: i32,
+    /// Where the customer stands.
+    pub status: OfferStatus,
+    /// Progress in the current cycle.
+    pub progress: OfferProgress,
+    /// The current cycle, from 1.
+    pub cycle: i64,
+    /// Cycles completed.
+    pub cycles_completed: i64,
+    /// Cycles the customer may still complete.
+    pub cycles_left: i64,
+    /// Cycles a customer may complete in all.
+    pub per_customer: i64,
+    /// What completing a cycle earns.
+    pub rewards: Vec<RewardOffer>,
+    /// What the customer earned from it, in issue order.
+    pub rewards_earned: Vec<Reward>,
+    /// When the campaign starts counting events.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// When it stops.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Seconds until it stops, if it has an end not yet reached.
+    pub seconds_left: Option<i64>,
+    /// What is still missing to complete the current cycle, for a person.
+    pub missing: Option<String>,
+}
+
+impl From<CustomerOffer> for Offer {
+    fn from(c: CustomerOffer) -> Self {
+        let spec = c.campaign.spec();
+        Offer {
+            campaign: spec.key.clone(),
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            priority: spec.priority,
+            status: c.offer.status.into(),
+            progress: c.offer.progress.into(),
+            cycle: i64::from(c.offer.cycle),
+            cycles_completed: i64::from(c.offer.cycles_completed),
+            cycles_left: i64::from(c.offer.cycles_left),
+            per_customer: i64::from(spec.limits.per_customer),
+            rewards: spec
+                .rewards
+                .iter()
+                .map(|r| RewardOffer {
+                    kind: r.kind.into(),
+                    amount: r.amount.map(|a| a.get()),
+                    amount_expr: r.amount_expr.clone(),
+                    description: r.description.clone(),
+                })
+                .collect(),
+            rewards_earned: c.rewards.iter().map(Reward::from).collect(),
+            starts_at: spec.schedule.starts_at,
+            ends_at: spec.schedule.ends_at,
+            seconds_left: c.offer.seconds_left,
+            missing: c.offer.missing,
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! A customer's offers: every campaign they can see, with their status, progress and rewards.
+//!
+//! Shown: published campaigns whose audience holds for the customer now, and any published
+//! or ended campaign they already have progress or rewards in (so an offer does not vanish
+//! when a profile changes or a campaign ends). Paused, draft and archived campaigns are not
+//! shown. Offers come highest `priority` first, then by key.
+
+use crate::error::Result;
+use campaigns::{Bindings, CompiledCampaign};
+use chrono::{DateTime, Utc};
+use engine::{LedgerEntry, Offer, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Rewards read per customer for their offers at most; past it, the oldest are not shown
+/// in offers (the paginated `rewards` list has them all).
+const MAX_REWARDS_SHOWN: u64 = 10_000;
+
+/// One offer with what the customer earned from it.
+#[derive(Debug, Clone)]
+pub struct CustomerOffer {
+    /// The campaign's published version.
+    pub campaign: Arc<CompiledCampaign>,
+    /// Where the customer stands.
+    pub offer: Offer,
+    /// Rewards they earned from it, in issue order.
+    pub rewards: Vec<LedgerEntry>,
+}
+
+/// The offers of customer `id` at instant `at`; only campaigns in `only` if given.
+pub async fn customer_offers(
+    store: &Store,
+    id: &str,
+    at: DateTime<Utc>,
+    only: Option<&[String]>,
+) -> Result<Vec<CustomerOffer>> {
+    let mut campaigns = store.offer_campaigns().await?;
+    if let Some(keys) = only {
+        campaigns.retain(|c| keys.contains(&c.campaign.spec().key));
+    }
+    if campaigns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let profile = store.customer(id).await?;
+    let mut states = store.customer_states(id).await?;
+    let mut earned: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
+    for entry in store
+        .customer_rewards(id, only, None, MAX_REWARDS_SHOWN)
+        .await?
+    {
+        earned
+            .entry(entry.reward.campaign.clone())
+            .or_default()
+            .push(entry);
+    }
+    let bindings = Bindings::for_customer(id, profile.as_ref(), at);
+    let mut offers = Vec::new();
+    for c in campaigns {
+        let spec = c.campaign.spec();
+        let state = states.remove(&spec.key);
+        let rewards = earned.remove(&spec.key).unwrap_or_default();
+        let involved = state.is_some() || !rewards.is_empty();
+        let running = !c.facts.ended;
+        let audience = match c.campaign.audience_holds(&bindings) {
+            Ok(holds) => holds,
+            Err(e) => {
+                tracing::debug!(campaign = %spec.key, customer = id, error = %e, "audience failed; counted as false");
+                false
+            }
+        };
+        if !(involved || running && audience) {
+            continue;
+        }
+        let offer = engine::offer(&c.campaign, state.as_ref(), c.facts, at);
+        offers.push(CustomerOffer {
+            campaign: c.campaign,
+            offer,
+            rewards,
+        });
+    }
+    offers.sort_by(|a, b| {
+        let (a, b) = (a.campaign.spec(), b.campaign.spec());
+        b.priority.cmp(&a.priority).then_with(|| a.key.cmp(&b.key))
+    });
+    Ok(offers)
+}

@@ -1,0 +1,9 @@
+//! The real server on an ephemeral port, through real HTTP and WebSocket: the whole authoring
+//! → ingestion → offers journey on SQLite and PostgreSQL, subscriptions, limits, and the
+//! schema contract.
+
+mod common;
+mod contract;
+mod journey;
+mod limits;
+mod subscription;

@@ -1,0 +1,174 @@
+//! What the API reads about customers and events: profiles, progress, the ledger, processing
+//! outcomes, and the campaigns a customer can be offered.
+
+use super::Store;
+use crate::apply::EventResult;
+use crate::core::Reward;
+use crate::error::{Error, Result};
+use crate::offer::CampaignFacts;
+use crate::state::CampaignState;
+use crate::store::authoring::CampaignStatus;
+use campaigns::{Amount, CampaignSpec, CompiledCampaign, Customer, RewardKind};
+use chrono::{DateTime, Utc};
+use entities::{budget, campaign, campaign_version, customer, inbox, progress, reward};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A reward in the ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    /// The ledger id, in issue order.
+    pub id: i64,
+    /// The reward.
+    pub reward: Reward,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+}
+
+impl TryFrom<reward::Model> for LedgerEntry {
+    type Error = Error;
+
+    fn try_from(r: reward::Model) -> Result<Self> {
+        let kind: RewardKind = serde_json::from_value(serde_json::Value::String(r.kind))?;
+        let bad = |what: &str| Error::Db(DbErr::Custom(format!("ledger row {}: bad {what}", r.id)));
+        Ok(LedgerEntry {
+            id: r.id,
+            reward: Reward {
+                campaign: r.campaign,
+                customer_id: r.customer_id,
+                event_id: r.event_id,
+                cycle: u32::try_from(r.cycle).map_err(|_| bad("cycle"))?,
+                reward_index: u32::try_from(r.reward_index).map_err(|_| bad("reward index"))?,
+                kind,
+                amount: Amount::new(r.amount).ok_or_else(|| bad("amount"))?,
+                code: r.code,
+            },
+            issued_at: r.issued_at,
+        })
+    }
+}
+
+/// A campaign that may be offered: published (running) or ended, compiled from its latest
+/// version, with the facts that decide its offers' status.
+#[derive(Debug, Clone)]
+pub struct OfferCampaign {
+    /// The compiled latest version.
+    pub campaign: Arc<CompiledCampaign>,
+    /// Its lifecycle status: published or ended.
+    pub status: CampaignStatus,
+    /// Ended, budget exhausted.
+    pub facts: CampaignFacts,
+}
+
+impl Store {
+    /// A customer's profile, if one was stored.
+    pub async fn customer(&self, id: &str) -> Result<Option<Customer>> {
+        let Some(row) = customer::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Customer {
+            id: row.id,
+            attributes: serde_json::from_str(&row.attributes)?,
+        }))
+    }
+
+    /// A customer's state in each campaign they have one in, by campaign key.
+    pub async fn customer_states(&self, id: &str) -> Result<HashMap<String, CampaignState>> {
+        let rows = progress::Entity::find()
+            .filter(progress::Column::CustomerId.eq(id))
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.campaign, CampaignState::from_json(&r.state)?)))
+            .collect()
+    }
+
+    /// A customer's rewards in issue order, after ledger id `after`, at most `limit`;
+    /// optionally of the given campaigns only.
+    pub async fn customer_rewards(
+        &self,
+        id: &str,
+        campaigns: Option<&[String]>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<LedgerEntry>> {
+        let mut query = reward::Entity::find()
+            .filter(reward::Column::CustomerId.eq(id))
+            .order_by_asc(reward::Column::Id);
+        if let Some(keys) = campaigns {
+            query = query.filter(reward::Column::Campaign.is_in(keys.iter().cloned()));
+        }
+        if let Some(a) = after {
+            query = query.filter(reward::Column::Id.gt(a));
+        }
+        let rows = query.limit(limit).all(&self.db).await?;
+        rows.into_iter().map(LedgerEntry::try_from).collect()
+    }
+
+    /// The result an event got when it was processed, if it was.
+    pub async fn event_result(&self, id: &str) -> Result<Option<EventResult>> {
+        let row = inbox::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?;
+        row.map(|r| Ok(serde_json::from_str(&r.result)?))
+            .transpose()
+    }
+
+    /// The campaigns that may be offered (published or ended), in key order, compiled.
+    pub async fn offer_campaigns(&self) -> Result<Vec<OfferCampaign>> {
+        let shown = [CampaignStatus::Published, CampaignStatus::Ended];
+        let rows = campaign::Entity::find()
+            .filter(campaign::Column::Status.is_in(shown.map(|s| s.as_str())))
+            .filter(campaign::Column::Version.gt(0))
+            .order_by_asc(campaign::Column::Key)
+            .all(&self.db)
+            .await?;
+        let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+        let spent: HashMap<String, bool> = budget::Entity::find()
+            .filter(budget::Column::Campaign.is_in(keys))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|b| (b.campaign, b.max.is_some_and(|m| b.taken >= m)))
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let status = CampaignStatus::parse(&row.status)?;
+            out.push(OfferCampaign {
+                facts: CampaignFacts {
+                    ended: status == CampaignStatus::Ended,
+                    budget_exhausted: spent.get(&row.key).copied().unwrap_or(false),
+                },
+                campaign: self.compiled(&self.db, &row.key, row.version).await?,
+                status,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Campaign `key` at `version`, compiled, from the cache when possible (versions never
+    /// change, so a cached one is always right).
+    pub(super) async fn compiled(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        key: &str,
+        version: i32,
+    ) -> Result<Arc<CompiledCampaign>> {
+        let id = (key.to_owned(), version);
+        if let Some(c) = self.compiled.get(&id) {
+            return Ok(c);
+        }
+        let row = campaign_version::Entity::find_by_id(id.clone())
+            .one(db)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("{key} v{version}")))?;
+        let spec: CampaignSpec = serde_json::from_str(&row.spec)?;
+        let c = Arc::new(CompiledCampaign::compile(spec)?);
+        self.compiled.insert(id, Arc::clone(&c));
+        Ok(c)
+    }
+}

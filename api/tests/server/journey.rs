@@ -524,13 +524,46 @@ async fn journey(backend: &str) {
         json!([{"path": "goal.target", "before": 3, "after": 4}])
     );
 
-    // The lifecycle to its end, and the campaigns list by status.
+    // Resumed, it counts again; ended, it stays in the offers of customers with progress in it,
+    // expired, and leaves everyone else's.
+    server
+        .data(
+            r#"mutation { resumeCampaign(key: "browse-then-buy") { status } }"#,
+            json!({}),
+        )
+        .await;
+    let started = server
+        .data(
+            r#"mutation($events: [JSON!]!) { ingestEvents(events: $events) { counts { processed } } }"#,
+            json!({"events": [event("o4", "c2", "app.opened", "2026-12-05T10:00:00Z", json!({}))]}),
+        )
+        .await;
+    assert_eq!(started["ingestEvents"]["counts"]["processed"], 1);
     server
         .data(
             r#"mutation { endCampaign(key: "browse-then-buy") { status } }"#,
             json!({}),
         )
         .await;
+    let at_open = "2026-12-05T10:30:00Z";
+    let c2 = server
+        .data(OFFERS, json!({"id": "c2", "at": at_open}))
+        .await;
+    let c2: Vec<(Value, Value)> = c2["customer"]["offers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["campaign"].clone(), o["status"].clone()))
+        .collect();
+    assert_eq!(
+        c2,
+        vec![(json!("browse-then-buy"), json!("EXPIRED"))],
+        "{backend}"
+    );
+    let c3 = server
+        .data(OFFERS, json!({"id": "c3", "at": at_open}))
+        .await;
+    assert_eq!(c3["customer"]["offers"], json!([]), "{backend}");
     let archived = server
         .data(
             r#"mutation { archiveCampaign(key: "browse-then-buy") { status } }"#,
@@ -552,5 +585,60 @@ async fn journey(backend: &str) {
         json!([{"node": {"key": "browse-then-buy"}}])
     );
 
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn simulation_of_typed_input_shows_budgets_running_out() {
+    let server = TestServer::start("sqlite", |_| {}).await;
+    let input = json!({
+        "key": "first-order", "name": "First order, first served",
+        "goal": {"kind": "COUNT", "when": "event.type == \"order.completed\"", "target": 1.0},
+        "rewards": [{"kind": "COUPON", "amountExpr": "event.amount / 10", "code": "WELCOME"}],
+        "limits": {"perCustomer": 1, "maxRewards": 1}
+    });
+    let events = [
+        event(
+            "a1",
+            "a",
+            "order.completed",
+            "2026-12-01T10:00:00Z",
+            json!({"amount": 30}),
+        ),
+        event(
+            "b1",
+            "b",
+            "order.completed",
+            "2026-12-01T11:00:00Z",
+            json!({"amount": 50}),
+        ),
+    ];
+    let sim = server
+        .data(
+            r#"query($input: CampaignInput!, $events: [JSON!]!) { simulateCampaign(input: $input, events: $events) {
+                events { customerId status result { outcomes { result reason } } }
+                rewards { customerId kind amount } } }"#,
+            json!({"input": input, "events": events}),
+        )
+        .await;
+    let sim = &sim["simulateCampaign"];
+    assert_eq!(
+        sim["rewards"],
+        json!([{"customerId": "a", "kind": "COUPON", "amount": 3.0}])
+    );
+    assert_eq!(sim["events"][0]["status"], "COMPLETED");
+    assert_eq!(sim["events"][1]["status"], "BUDGET_EXHAUSTED");
+    assert_eq!(
+        sim["events"][1]["result"]["outcomes"][0],
+        json!({"result": "NOT_APPLICABLE", "reason": "BUDGET_EXHAUSTED"})
+    );
+    let both = server
+        .error(
+            r#"query($input: CampaignInput!) { simulateCampaign(input: $input, source: "key: x", events: []) { campaign } }"#,
+            json!({"input": input}),
+        )
+        .await;
+    assert_eq!(both["extensions"]["code"], "VALIDATION");
+    assert_eq!(both["extensions"]["field"], "source");
     server.stop().await;
 }

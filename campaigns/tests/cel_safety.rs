@@ -167,3 +167,53 @@ fn the_deepest_accepted_expressions_evaluate_on_a_small_stack() {
         assert_eq!(result, Ok(true), "{when}");
     }
 }
+
+/// Evaluates `when` as a goal condition on an event with `attributes`.
+fn holds(when: &str, attributes: serde_json::Value) -> Result<bool, campaigns::EvalError> {
+    use campaigns::{Bindings, CompiledCampaign, Event, ProgressView};
+    let event = Event::from_json(
+        &serde_json::json!({"id": "e", "customer_id": "c", "type": "t",
+        "occurred_at": "2026-12-01T10:00:00Z", "attributes": attributes}),
+    )
+    .unwrap();
+    let spec = serde_json::json!({"key": "k", "name": "n",
+        "goal": {"kind": "count", "when": when, "target": 1},
+        "rewards": [{"kind": "points", "amount": 1}]});
+    let campaign =
+        CompiledCampaign::compile(campaigns::CampaignSpec::from_value(&spec).unwrap()).unwrap();
+    campaign.condition_holds(0, &Bindings::new(&event, None), ProgressView::default())
+}
+
+#[test]
+fn seven_nested_maps_fail_after_the_comprehension_budget() {
+    use campaigns::expr::MAX_COMPREHENSION_STEPS;
+    let ten = "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]";
+    let mut body = "x6".to_owned();
+    for depth in (0..7).rev() {
+        body = format!("{ten}.map(x{depth}, {body})");
+    }
+    let when = format!("size({body}) == 10");
+    // Accepted when written (its cost depends on the data), refused when run: 10^7
+    // iterations would take minutes and gigabytes.
+    let error = holds(&when, serde_json::json!({})).unwrap_err();
+    assert_eq!(error.path, "goal.when");
+    assert!(error.message.contains("too much work"), "{}", error.message);
+    assert!(error.message.contains(&MAX_COMPREHENSION_STEPS.to_string()));
+    // The budget counts the data too: a pair of nested passes over a 400-element list is
+    // 160,400 iterations and fails; over a short list it works.
+    let xs: Vec<u32> = (0..400).collect();
+    let pairs = "event.xs.all(a, event.xs.all(b, a + b >= 0))";
+    let over = holds(pairs, serde_json::json!({ "xs": xs }));
+    assert!(over.unwrap_err().message.contains("too much work"));
+    assert_eq!(holds(pairs, serde_json::json!({"xs": [1, 2, 3]})), Ok(true));
+    let within = holds(
+        "event.xs.exists(x, x == 3) && event.xs.map(x, x * 2).filter(y, y > 2).all(z, z > 2)",
+        serde_json::json!({"xs": [1, 2, 3]}),
+    );
+    assert_eq!(within, Ok(true));
+    // Each evaluation starts with the whole budget.
+    let nested = format!("{ten}.all(a, {ten}.all(b, {ten}.all(c, a + b + c >= 0)))");
+    for _ in 0..3 {
+        assert_eq!(holds(&nested, serde_json::json!({})), Ok(true));
+    }
+}

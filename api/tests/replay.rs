@@ -323,3 +323,26 @@ fn generated_fixtures_are_deterministic_and_replay() {
     assert_eq!(report["events"]["processed"], 3000);
     assert!(!report["rewards"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_runaway_condition_finishes_in_bounded_time_and_is_reported() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/nested-maps-bounded.yaml");
+    let started = Instant::now();
+    let (code, stdout, stderr) = run(&["replay", fixture.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout
+            .contains("evaluation errors in `nested-maps`: 3 (counted as false; first: goal.when:")
+            && stdout.contains("too much work"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("PASS"), "{stdout}");
+    // Unbounded, one event would take minutes; bounded, the whole fixture takes well under
+    // this generous ceiling even in a debug build.
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}

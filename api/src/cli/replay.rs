@@ -145,6 +145,13 @@ fn print_report(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             refusal.event_id, refusal.line, refusal.reason
         )?;
     }
+    for e in &r.evaluation_errors {
+        writeln!(
+            out,
+            "  evaluation errors in `{}`: {} (counted as false; first: {})",
+            e.campaign, e.count, e.first
+        )?;
+    }
     let per: Vec<String> = r
         .per_campaign
         .iter()

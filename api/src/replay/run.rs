@@ -89,6 +89,21 @@ pub struct Report {
     /// Events read.
     #[serde(skip)]
     pub total: u64,
+    /// Expression evaluations that failed (each counted as false), per campaign key, with the
+    /// first failure's path and message.
+    #[serde(skip)]
+    pub evaluation_errors: Vec<EvaluationErrors>,
+}
+
+/// One campaign's failed evaluations in a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationErrors {
+    /// Campaign key.
+    pub campaign: String,
+    /// How many evaluations failed.
+    pub count: u64,
+    /// The first failure: the expression's path and what went wrong.
+    pub first: String,
 }
 
 /// Why a replay could not finish.
@@ -197,6 +212,7 @@ struct Tally {
     /// Stream position of the events that rewards or expectations name.
     positions: HashMap<String, (u64, u32)>,
     wanted: HashSet<String>,
+    errors: Vec<EvaluationErrors>,
 }
 
 impl Tally {
@@ -216,6 +232,7 @@ impl Tally {
             refusals: Vec::new(),
             positions: HashMap::new(),
             wanted,
+            errors: Vec::new(),
         }
     }
 
@@ -245,6 +262,11 @@ impl Tally {
                     });
                 }
             }
+            if result.status == Status::Processed {
+                for outcome in &result.outcomes {
+                    self.count_errors(&outcome.campaign, &outcome.errors);
+                }
+            }
             if self.wanted.contains(&result.event_id) || !result.rewards.is_empty() {
                 self.positions
                     .entry(result.event_id.clone())
@@ -267,6 +289,20 @@ impl Tally {
             }
         }
         Ok(())
+    }
+
+    fn count_errors(&mut self, campaign: &str, errors: &[campaigns::EvalError]) {
+        let Some(first) = errors.first() else {
+            return;
+        };
+        match self.errors.iter_mut().find(|e| e.campaign == campaign) {
+            Some(e) => e.count += errors.len() as u64,
+            None => self.errors.push(EvaluationErrors {
+                campaign: campaign.to_owned(),
+                count: errors.len() as u64,
+                first: first.to_string(),
+            }),
+        }
     }
 
     fn finish(self, fixture: &Fixture) -> Report {
@@ -294,6 +330,7 @@ impl Tally {
             refusals: self.refusals,
             per_campaign,
             total: self.total,
+            evaluation_errors: self.errors,
         }
     }
 }

@@ -2,10 +2,13 @@
 //! and the feed of committed events that subscriptions read. GraphQL and HTTP handlers share
 //! one [`App`].
 
+use crate::auth::{Keys, NewKey, Scope, Tokens};
 use crate::config::Config;
 use crate::error::{ApiError, Result};
+use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
 use chrono::{DateTime, Utc};
-use engine::{EventResult, Pipeline, PipelineConfig, Status, Store};
+use engine::{BatchReport, EventResult, Pipeline, PipelineConfig, Status, Store};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,34 +40,87 @@ struct Inner {
     pipeline: Pipeline,
     config: Config,
     feed: broadcast::Sender<Arc<Committed>>,
+    keys: Keys,
+    tokens: Tokens,
+    metrics: Arc<Metrics>,
+    limiter: RateLimiter,
 }
 
 impl App {
     /// Connects to the configured database (migrating it) and starts the pipeline.
     pub async fn start(config: Config) -> Result<App> {
         let store = Store::connect(&config.database_url).await?;
-        Ok(App::with_store(store, config))
+        App::with_store(store, config).await
     }
 
     /// The service over a store already connected.
-    pub fn with_store(store: Store, config: Config) -> App {
-        let pipeline = Pipeline::start(
+    pub async fn with_store(store: Store, config: Config) -> Result<App> {
+        let metrics = Arc::new(Metrics::default());
+        let observed = Arc::clone(&metrics);
+        let observer: engine::BatchObserver = Arc::new(move |b: BatchReport| {
+            if b.committed {
+                observed.observe("offerflow_batch_events", &[], b.events as f64);
+                observed.observe("offerflow_batch_seconds", &[], b.elapsed.as_secs_f64());
+            } else {
+                observed.add("offerflow_batches_failed_total", &[], 1);
+            }
+        });
+        let pipeline = Pipeline::start_observed(
             store.clone(),
             PipelineConfig {
                 max_batch: config.max_batch,
                 max_wait: Duration::from_millis(config.batch_wait_ms),
                 queue: config.queue,
             },
+            Some(observer),
         );
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
-        App {
+        let tokens = Tokens::load(&store).await?;
+        Ok(App {
             inner: Arc::new(Inner {
+                keys: Keys::new(store.clone()),
+                tokens,
+                limiter: RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+                metrics,
                 store,
                 pipeline,
                 config,
                 feed,
             }),
+        })
+    }
+
+    /// On a database with no admin key (a fresh install), creates one, to be shown once.
+    pub async fn bootstrap_admin(&self) -> Result<Option<NewKey>> {
+        if !self.inner.config.auth || self.inner.keys.has_admin().await? {
+            return Ok(None);
         }
+        Ok(Some(
+            self.inner
+                .keys
+                .create("bootstrap-admin", &[Scope::Admin])
+                .await?,
+        ))
+    }
+
+    /// API keys.
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// Customer tokens.
+    pub fn tokens(&self) -> &Tokens {
+        &self.inner.tokens
+    }
+
+    /// Metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The rate limiter.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
     }
 
     /// The store.
@@ -104,6 +160,7 @@ impl App {
         };
         let customers: Vec<Option<(String, DateTime<Utc>)>> = events.iter().map(whose).collect();
         let results = self.inner.pipeline.submit(events).await?;
+        self.count(&results);
         if self.inner.feed.receiver_count() > 0 {
             for (whose, result) in customers.into_iter().zip(&results) {
                 if let (Some((customer_id, occurred_at)), Status::Processed) =
@@ -120,6 +177,44 @@ impl App {
             }
         }
         Ok(results)
+    }
+
+    fn count(&self, results: &[EventResult]) {
+        let m = &self.inner.metrics;
+        let mut by_status = [0u64; 4];
+        for r in results {
+            let i = match r.status {
+                Status::Processed => 0,
+                Status::Duplicate => 1,
+                Status::Conflict => 2,
+                Status::Rejected => 3,
+            };
+            by_status[i] += 1;
+            if r.status != Status::Processed {
+                continue;
+            }
+            for reward in &r.rewards {
+                m.add(
+                    "offerflow_rewards_issued_total",
+                    &[("campaign", &reward.campaign)],
+                    1,
+                );
+            }
+            for o in &r.outcomes {
+                let n = o.errors.len() as u64;
+                m.add(
+                    "offerflow_evaluation_errors_total",
+                    &[("campaign", &o.campaign)],
+                    n,
+                );
+            }
+        }
+        for (status, n) in ["processed", "duplicate", "conflict", "rejected"]
+            .iter()
+            .zip(by_status)
+        {
+            m.add("offerflow_events_total", &[("status", status)], n);
+        }
     }
 
     /// Finishes every event already submitted and stops the pipeline.

@@ -33,6 +33,24 @@ pub struct Config {
     pub graphql_max_depth: usize,
     /// Highest GraphQL query complexity accepted (each field counts 1, lists by their size).
     pub graphql_max_complexity: usize,
+    /// Deepest nesting the GraphQL parser accepts (fragments, lists and objects included).
+    pub graphql_max_recursion: usize,
+    /// Most directives in one GraphQL field.
+    pub graphql_max_directives: usize,
+    /// Most aliases in one GraphQL document.
+    pub graphql_max_aliases: usize,
+    /// Most operations in one batched GraphQL request.
+    pub graphql_max_batch: usize,
+    /// Whether the schema can be introspected (GraphiQL needs it).
+    pub graphql_introspection: bool,
+    /// Whether requests need credentials (an API key or a customer token). Off only for local
+    /// experiments: every request is then allowed everything.
+    pub auth: bool,
+    /// Requests per second each API key, customer token or anonymous client may make on
+    /// average (0: no limit).
+    pub rate_limit_per_second: u64,
+    /// Requests each of them may make in a burst.
+    pub rate_limit_burst: u64,
     /// Log lines as `text` or `json`.
     pub log_format: LogFormat,
     /// Log filter, in `RUST_LOG` syntax (`info`, `offerflow=debug,sqlx=warn`).
@@ -62,6 +80,14 @@ impl Default for Config {
             max_simulation_events: 10_000,
             graphql_max_depth: 16,
             graphql_max_complexity: 5_000,
+            graphql_max_recursion: 32,
+            graphql_max_directives: 8,
+            graphql_max_aliases: 30,
+            graphql_max_batch: 10,
+            graphql_introspection: true,
+            auth: true,
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
         }
@@ -144,6 +170,10 @@ impl Config {
             ("max_simulation_events", self.max_simulation_events),
             ("graphql_max_depth", self.graphql_max_depth),
             ("graphql_max_complexity", self.graphql_max_complexity),
+            ("graphql_max_recursion", self.graphql_max_recursion),
+            ("graphql_max_directives", self.graphql_max_directives),
+            ("graphql_max_aliases", self.graphql_max_aliases),
+            ("graphql_max_batch", self.graphql_max_batch),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -155,6 +185,11 @@ impl Config {
         }
         if self.batch_wait_ms > 10_000 {
             return Err(ConfigError("batch_wait_ms must be at most 10000".into()));
+        }
+        if self.rate_limit_per_second > 0 && self.rate_limit_burst == 0 {
+            return Err(ConfigError(
+                "rate_limit_burst must be at least 1 when rate_limit_per_second is set".into(),
+            ));
         }
         if self.database_url.trim().is_empty() {
             return Err(ConfigError("database_url must not be empty".into()));

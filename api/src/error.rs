@@ -30,6 +30,15 @@ pub enum ApiError {
     /// A limit was exceeded (events per request, body size...).
     #[error("{0}")]
     LimitExceeded(String),
+    /// No credentials, or invalid ones.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Credentials that do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many requests from one key (or client): retry after this many seconds.
+    #[error("rate limit exceeded: retry after {0} s")]
+    RateLimited(u64),
     /// The server is shutting down.
     #[error("the server is shutting down")]
     Unavailable,
@@ -64,18 +73,24 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::BadRequest { .. } => "VALIDATION",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
-            ApiError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            ApiError::LimitExceeded(_) | ApiError::RateLimited(_) => "LIMIT_EXCEEDED",
+            ApiError::Unauthorized(_) => "UNAUTHORIZED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::Unavailable => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The HTTP status an error answers with.
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::LimitExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -144,6 +159,12 @@ impl ErrorExtensions for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), axum::Json(self.to_json())).into_response()
+        let mut response = (self.status(), axum::Json(self.to_json())).into_response();
+        if let ApiError::RateLimited(seconds) = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -1,15 +1,23 @@
 //! The HTTP server (axum): GraphQL at `/graphql` (POST; GraphiQL on GET), subscriptions over
-//! WebSocket at `/graphql/ws`, `POST /v1/events` for producers, `/healthz` and `/readyz`.
+//! WebSocket at `/graphql/ws`, `POST /v1/events` for producers, `/healthz`, `/readyz` and
+//! `/metrics`.
+//!
+//! Every request but the health checks passes one gate first: its credentials are read (an
+//! API key or a customer token as `Authorization: Bearer ...`; bad ones get 401), its
+//! client's rate limit is taken (429 with `Retry-After` when spent), and its latency and
+//! status are counted. Each handler then checks the access its operation needs.
 
 use crate::app::App;
+use crate::auth::{Access, Principal};
 use crate::error::ApiError;
-use crate::graphql::{self, Actor, OfferflowSchema};
+use crate::graphql::{self, OfferflowSchema};
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Request, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,10 +25,9 @@ use campaigns::EventError;
 use engine::{EventResult, Status};
 use serde_json::{Value, json};
 use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Instant;
 use tokio::net::TcpListener;
-
-/// Most operations in one batched GraphQL request.
-pub const MAX_GRAPHQL_BATCH: usize = 10;
 
 #[derive(Clone)]
 struct Shared {
@@ -39,10 +46,116 @@ pub fn router(app: App) -> Router {
         .route("/graphql", get(graphiql).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
         .route("/v1/events", post(events))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
+}
+
+/// The metrics label of a path.
+fn route(path: &str) -> &'static str {
+    match path {
+        "/graphql" => "graphql",
+        "/graphql/ws" => "graphql_ws",
+        "/v1/events" => "events",
+        "/metrics" => "metrics",
+        "/healthz" => "healthz",
+        "/readyz" => "readyz",
+        _ => "other",
+    }
+}
+
+/// Credentials, rate limit, and request metrics, before any handler.
+async fn gate(
+    State(shared): State<Shared>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let route = route(request.uri().path());
+    let response = match admit(&shared.app, route, request.headers(), client).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(e) => {
+            let reason = if matches!(e, ApiError::RateLimited(_)) {
+                "rate_limit"
+            } else {
+                "credentials"
+            };
+            shared
+                .app
+                .metrics()
+                .add("offerflow_refusals_total", &[("reason", reason)], 1);
+            e.into_response()
+        }
+    };
+    let m = shared.app.metrics();
+    let status = response.status().as_u16().to_string();
+    m.add(
+        "offerflow_http_requests_total",
+        &[("route", route), ("status", &status)],
+        1,
+    );
+    m.observe(
+        "offerflow_http_request_seconds",
+        &[("route", route)],
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// Who the request is from, once its rate limit is taken.
+async fn admit(
+    app: &App,
+    route: &str,
+    headers: &HeaderMap,
+    client: SocketAddr,
+) -> Result<Principal, ApiError> {
+    if matches!(route, "healthz" | "readyz") {
+        return Ok(Principal::Anonymous);
+    }
+    let principal = principal(app, headers).await?;
+    app.limiter()
+        .check(&principal.bucket(client.ip()), Instant::now())
+        .map_err(ApiError::RateLimited)?;
+    Ok(principal)
+}
+
+/// The principal of a request's `Authorization` header.
+async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    if !app.config().auth {
+        return Ok(Principal::Open);
+    }
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Principal::Anonymous);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not text".into()))?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .ok_or_else(|| {
+            ApiError::Unauthorized("use `Authorization: Bearer <API key or customer token>`".into())
+        })?;
+    credential(app, token.trim()).await
+}
+
+/// The principal a credential proves: a customer token (`ct1.`) or an API key.
+pub async fn credential(app: &App, token: &str) -> Result<Principal, ApiError> {
+    if !app.config().auth {
+        return Ok(Principal::Open);
+    }
+    if token.starts_with("ct1.") {
+        app.tokens().verify(token, chrono::Utc::now())
+    } else {
+        app.keys().verify(token).await
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops taking connections,
@@ -52,7 +165,8 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let served = axum::serve(listener, router(app.clone()))
+    let routes = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, routes)
         .with_graceful_shutdown(shutdown)
         .await;
     app.shutdown().await;
@@ -79,6 +193,7 @@ fn body_error(rejection: BytesRejection) -> ApiError {
 
 async fn graphql_post(
     State(shared): State<Shared>,
+    Extension(principal): Extension<Principal>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match body {
@@ -92,35 +207,132 @@ async fn graphql_post(
             return error.into_response();
         }
     };
+    let limit = shared.app.config().graphql_max_batch;
     if let async_graphql::BatchRequest::Batch(list) = &request
-        && list.len() > MAX_GRAPHQL_BATCH
+        && list.len() > limit
     {
+        let m = shared.app.metrics();
+        m.add(
+            "offerflow_refusals_total",
+            &[("reason", "graphql_batch")],
+            1,
+        );
         return ApiError::LimitExceeded(format!(
-            "body: {} operations in one batch; the limit is {MAX_GRAPHQL_BATCH}",
+            "body: {} operations in one batch; the limit is {limit} (graphql_max_batch)",
             list.len()
         ))
         .into_response();
     }
-    let request = request.data(Actor("api".to_owned()));
-    GraphQLResponse::from(shared.schema.execute_batch(request).await).into_response()
+    let response = shared.schema.execute_batch(request.data(principal)).await;
+    count_refusals(&shared.app, &response);
+    GraphQLResponse::from(response).into_response()
 }
 
+/// Counts the GraphQL limits and access checks that refused an operation.
+fn count_refusals(app: &App, response: &async_graphql::BatchResponse) {
+    let responses: Vec<&async_graphql::Response> = match response {
+        async_graphql::BatchResponse::Single(r) => vec![r],
+        async_graphql::BatchResponse::Batch(rs) => rs.iter().collect(),
+    };
+    for r in responses {
+        for e in &r.errors {
+            let code = e
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .map(|c| c.to_string());
+            let reason = match (code.as_deref(), e.message.as_str()) {
+                (Some("\"UNAUTHORIZED\"" | "\"FORBIDDEN\""), _) => "access",
+                (_, m) if m.contains("nested too deep") => "graphql_depth",
+                (_, m) if m.contains("too complex") => "graphql_complexity",
+                (_, m) if m.contains("recursion") => "graphql_recursion",
+                (_, m) if m.contains("aliases") => "graphql_aliases",
+                (_, m) if m.contains("directives") => "graphql_directives",
+                _ => continue,
+            };
+            app.metrics()
+                .add("offerflow_refusals_total", &[("reason", reason)], 1);
+        }
+    }
+}
+
+/// Subscriptions. Credentials come with the upgrade request's `Authorization` header or, for
+/// browsers that cannot set it, in the `connection_init` payload as `{"Authorization":
+/// "Bearer ..."}`.
 async fn graphql_ws(
     State(shared): State<Shared>,
+    Extension(principal): Extension<Principal>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let app = shared.app.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, shared.schema.clone(), protocol).serve()
+            GraphQLWebSocket::new(socket, shared.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    use async_graphql::ErrorExtensions;
+                    let given = ["Authorization", "authorization"]
+                        .iter()
+                        .find_map(|k| payload.get(*k).and_then(Value::as_str))
+                        .map(|v| v.trim_start_matches("Bearer ").trim().to_owned());
+                    let principal = match (principal, given) {
+                        (Principal::Anonymous, Some(token)) => {
+                            credential(&app, &token).await.map_err(|e| e.extend())?
+                        }
+                        (p, _) => p,
+                    };
+                    let mut data = async_graphql::Data::default();
+                    data.insert(principal);
+                    Ok(data)
+                })
+                .serve()
         })
+}
+
+/// `GET /metrics`: Prometheus text; needs scope read (or admin).
+async fn metrics(
+    State(shared): State<Shared>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    if let Err(e) = principal.may(Access::Read) {
+        return e.into_response();
+    }
+    use std::sync::atomic::Ordering::Relaxed;
+    let app = &shared.app;
+    let caches = app.store().cache_stats();
+    let mut text = app.metrics().render();
+    text.push_str("# HELP offerflow_cache_requests_total Cache lookups, by cache and result.\n# TYPE offerflow_cache_requests_total counter\n");
+    for (cache, result, counter) in [
+        ("compiled", "hit", &caches.compiled_hits),
+        ("compiled", "miss", &caches.compiled_misses),
+        ("progress", "hit", &caches.progress_hits),
+        ("progress", "miss", &caches.progress_misses),
+    ] {
+        text.push_str(&format!(
+            "offerflow_cache_requests_total{{cache=\"{cache}\",result=\"{result}\"}} {}\n",
+            counter.load(Relaxed)
+        ));
+    }
+    let stats = app.pipeline().stats();
+    text.push_str(&format!(
+        "# HELP offerflow_batch_largest Largest batch committed so far.\n# TYPE offerflow_batch_largest gauge\nofferflow_batch_largest {}\n",
+        stats.largest_batch.load(Relaxed)
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// `POST /v1/events`: a JSON array of events, or NDJSON (one event per line). Answers each
 /// event's outcome, in order, after its batch committed: `{"results": [...], "counts": {...}}`.
 /// A line that is not JSON is rejected by itself, naming its line.
-async fn events(State(shared): State<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn events(
+    State(shared): State<Shared>,
+    Extension(principal): Extension<Principal>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if let Err(e) = principal.may(Access::Ingest) {
+        return e.into_response();
+    }
     let body = match body {
         Ok(b) => b,
         Err(r) => return body_error(r).into_response(),

@@ -211,7 +211,10 @@ fn migrate_applies_then_reports_up_to_date() {
     };
     let (code, out) = run();
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("[1/1] applying"), "{out}");
+    assert!(
+        out.contains("[1/2] applying") && out.contains("[2/2] applying m0002_access"),
+        "{out}"
+    );
     let (code, out) = run();
     assert_eq!(code, Some(0));
     assert!(out.contains("up to date"), "{out}");
@@ -224,4 +227,44 @@ fn migrate_applies_then_reports_up_to_date() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn keys_are_created_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.path().join("k.db").display());
+    let keys = |args: &[&str]| {
+        let out = offerflow()
+            .arg("keys")
+            .args(args)
+            .args(["--database-url", &url])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, secret, note) = keys(&["create", "--name", "ci", "--scopes", "ingest,read"]);
+    assert_eq!(code, Some(0), "{note}");
+    let secret = secret.trim();
+    assert!(secret.starts_with("of_"), "{secret}");
+    assert!(note.contains("shown once"), "{note}");
+    let id = secret.split('_').nth(1).unwrap();
+    let (code, list, _) = keys(&["list"]);
+    assert_eq!(code, Some(0));
+    assert!(list.contains(id) && list.contains("ingest,read"), "{list}");
+    assert!(!list.contains(secret), "secrets are never listed");
+    let (code, _, note) = keys(&["revoke", id]);
+    assert_eq!(code, Some(0), "{note}");
+    let (_, list, _) = keys(&["list"]);
+    let row = list.lines().find(|l| l.contains(id)).unwrap();
+    assert!(!row.trim_end().ends_with('-'), "revoked: {row}");
+    let (code, _, note) = keys(&["create", "--name", "x", "--scopes", "root"]);
+    assert_eq!(code, Some(2));
+    assert!(note.contains("unknown scope `root`"), "{note}");
+    let (code, _, note) = keys(&["revoke", "nope"]);
+    assert_eq!(code, Some(2));
+    assert!(note.contains("no API key"), "{note}");
 }

@@ -36,9 +36,9 @@ pub use error::{Error, Result};
 pub use fingerprint::{fingerprint, to_hex};
 pub use memory::MemoryProcessor;
 pub use offer::{CampaignFacts, Offer, OfferProgress, OfferStatus, offer, progress};
-pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
+pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, PipelineStats};
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};
 pub use store::{
-    AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, LedgerEntry, OfferCampaign, Store,
-    Transition,
+    AuditEntry, CacheStats, CampaignRecord, CampaignStatus, CampaignVersion, LedgerEntry,
+    OfferCampaign, Store, Transition,
 };

@@ -46,6 +46,20 @@ pub struct PipelineStats {
     pub failed_batches: AtomicU64,
 }
 
+/// What a batch did, for observers (metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Events in the batch.
+    pub events: usize,
+    /// Time to process and commit it (or to fail).
+    pub elapsed: Duration,
+    /// Whether it committed.
+    pub committed: bool,
+}
+
+/// Called after every batch, on the pipeline's task: keep it quick.
+pub type BatchObserver = Arc<dyn Fn(BatchReport) + Send + Sync>;
+
 struct Job {
     event: Value,
     reply: oneshot::Sender<std::result::Result<EventResult, String>>,
@@ -63,9 +77,18 @@ pub struct Pipeline {
 impl Pipeline {
     /// Starts the pipeline's worker task on the current tokio runtime.
     pub fn start(store: Store, config: PipelineConfig) -> Pipeline {
+        Self::start_observed(store, config, None)
+    }
+
+    /// Starts the pipeline, calling `observer` after every batch.
+    pub fn start_observed(
+        store: Store,
+        config: PipelineConfig,
+        observer: Option<BatchObserver>,
+    ) -> Pipeline {
         let (sender, receiver) = mpsc::channel(config.queue.max(1));
         let stats = Arc::new(PipelineStats::default());
-        let worker = tokio::spawn(run(store, config, receiver, Arc::clone(&stats)));
+        let worker = tokio::spawn(run(store, config, receiver, Arc::clone(&stats), observer));
         Pipeline {
             sender: std::sync::Mutex::new(Some(sender)),
             worker: tokio::sync::Mutex::new(Some(worker)),
@@ -126,6 +149,7 @@ async fn run(
     config: PipelineConfig,
     mut receiver: mpsc::Receiver<Job>,
     stats: Arc<PipelineStats>,
+    observer: Option<BatchObserver>,
 ) {
     let max_batch = config.max_batch.max(1);
     while let Some(first) = receiver.recv().await {
@@ -139,7 +163,16 @@ async fn run(
             }
         }
         let events: Vec<Value> = jobs.iter().map(|j| j.event.clone()).collect();
-        match store.process_batch(&events).await {
+        let started = std::time::Instant::now();
+        let outcome = store.process_batch(&events).await;
+        if let Some(observe) = &observer {
+            observe(BatchReport {
+                events: events.len(),
+                elapsed: started.elapsed(),
+                committed: outcome.is_ok(),
+            });
+        }
+        match outcome {
             Ok(results) => {
                 let n = jobs.len() as u64;
                 stats.batches.fetch_add(1, Ordering::Relaxed);

@@ -3,6 +3,7 @@
 //! Entities are storage rows only; JSON documents (specs, states, results) are stored as text
 //! and given meaning by the `campaigns` and `engine` crates, which convert at their edge.
 
+pub mod api_key;
 pub mod audit_log;
 pub mod budget;
 pub mod campaign;
@@ -13,6 +14,7 @@ pub mod migration;
 pub mod outbox;
 pub mod progress;
 pub mod reward;
+pub mod setting;
 
 pub use migration::Migrator;
 pub use sea_orm;

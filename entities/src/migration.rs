@@ -10,7 +10,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Init)]
+        vec![Box::new(Init), Box::new(Access)]
     }
 }
 
@@ -151,6 +151,49 @@ impl MigrationTrait for Init {
             "campaign_versions",
             "campaigns",
         ] {
+            m.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// API keys (stored hashed) and server settings such as the customer-token signing secret.
+#[derive(Debug)]
+struct Access;
+
+impl MigrationName for Access {
+    fn name(&self) -> &str {
+        "m0002_access"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Access {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("api_keys")
+                .col(string("id").primary_key())
+                .col(string("name"))
+                .col(string("scopes"))
+                .col(string("hash"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone_null("revoked_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("settings")
+                .col(string("key").primary_key())
+                .col(text("value"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["settings", "api_keys"] {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

@@ -4,6 +4,7 @@
 //! (an invalid spec), 2 usage or I/O errors.
 
 mod generate;
+mod keys;
 mod migrate;
 mod replay;
 mod rewards;
@@ -42,6 +43,14 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL): what `frontend-schema.graphql` holds.
     Schema,
+    /// API keys: create (the secret is printed once), list, revoke.
+    Keys {
+        /// The database.
+        #[arg(long, env = "OFFERFLOW_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+        database_url: String,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Validate campaign specs (YAML or JSON files, or directories of them).
     Validate {
         /// Spec files, or directories searched for *.yaml, *.yml and *.json.
@@ -92,6 +101,27 @@ enum RewardsCommand {
         /// The database.
         #[arg(long, env = "OFFERFLOW_DATABASE_URL")]
         database_url: String,
+    },
+}
+
+/// `offerflow keys ...`
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (to stdout, once).
+    Create {
+        /// A name for people, recorded in the audit log as the actor.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: admin, author, ingest, read.
+        #[arg(long)]
+        scopes: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke {
+        /// The key's id (`of_<id>_...`).
+        id: String,
     },
 }
 
@@ -161,6 +191,17 @@ pub fn run() -> ExitCode {
             &crate::config::Flags {
                 listen,
                 database_url,
+            },
+        ),
+        Command::Keys {
+            database_url,
+            command,
+        } => keys::run(
+            &database_url,
+            match command {
+                KeysCommand::Create { name, scopes } => keys::KeysAction::Create { name, scopes },
+                KeysCommand::List => keys::KeysAction::List,
+                KeysCommand::Revoke { id } => keys::KeysAction::Revoke { id },
             },
         ),
         Command::Schema => {

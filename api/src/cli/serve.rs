@@ -52,6 +52,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = App::start(config)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database {database}: {e}"))?;
+    match app.bootstrap_admin().await {
+        Ok(Some(key)) => {
+            tracing::warn!(id = %key.key.id, "no admin API key existed: created one (printed once on stderr)");
+            eprintln!(
+                "\nThis database had no admin API key, so one was created. It is shown this once; store it now:\n\n    {}\n\nSend it as `Authorization: Bearer <key>`. Create narrower keys with the createApiKey mutation or `offerflow keys create`.\n",
+                key.secret
+            );
+        }
+        Ok(None) => {}
+        Err(e) => anyhow::bail!("cannot check the API keys: {e}"),
+    }
+    if !app.config().auth {
+        tracing::warn!(
+            "auth = false: every request is allowed everything; never expose this server"
+        );
+    }
     tracing::info!(%address, %database, "offerflow is serving");
     eprintln!(
         "offerflow listening on http://{address} (GraphiQL at http://{address}/graphql), database {database}"

@@ -1,20 +1,21 @@
 //! `Mutation`: authoring and the lifecycle, ingestion, customer profiles.
 
+use super::access::{allow, principal};
 use super::inputs::{CampaignInput, require_spec};
 use super::query::{Customer, check_id};
-use super::types::{Campaign, EventCounts, EventOutcome, IngestResult};
+use super::types::{
+    ApiKey, Campaign, CreatedApiKey, CustomerToken, EventCounts, EventOutcome, IngestResult,
+};
 use crate::app::App;
+use crate::auth::{Access, Scope};
 use crate::error::ApiError;
 use async_graphql::{Context, Json, Object, Result, ResultExt};
 use engine::Transition;
 use serde_json::Value;
 
-/// Who makes a change, as the audit log records it.
-#[derive(Debug, Clone)]
-pub struct Actor(pub String);
-
-fn actor<'a>(ctx: &'a Context<'_>) -> &'a str {
-    ctx.data_opt::<Actor>().map_or("api", |a| a.0.as_str())
+/// Who makes a change, as the audit log records it: the API key's name.
+fn actor(ctx: &Context<'_>) -> String {
+    principal(ctx).actor()
 }
 
 /// The root of every change.
@@ -23,10 +24,11 @@ pub struct Mutation;
 
 impl Mutation {
     async fn transition(ctx: &Context<'_>, key: &str, t: Transition) -> Result<Campaign> {
+        allow(ctx, Access::Author)?;
         let app = ctx.data::<App>()?;
         let record = app
             .store()
-            .transition(key, t, actor(ctx))
+            .transition(key, t, &actor(ctx))
             .await
             .map_err(ApiError::from)
             .extend()?;
@@ -45,11 +47,12 @@ impl Mutation {
         input: Option<CampaignInput>,
         source: Option<String>,
     ) -> Result<Campaign> {
+        allow(ctx, Access::Author)?;
         let app = ctx.data::<App>()?;
         let spec = require_spec(input.as_ref(), source.as_deref()).extend()?;
         let record = app
             .store()
-            .create_campaign(&spec, actor(ctx))
+            .create_campaign(&spec, &actor(ctx))
             .await
             .map_err(ApiError::from)
             .extend()?;
@@ -66,11 +69,12 @@ impl Mutation {
         input: Option<CampaignInput>,
         source: Option<String>,
     ) -> Result<Campaign> {
+        allow(ctx, Access::Author)?;
         let app = ctx.data::<App>()?;
         let spec = require_spec(input.as_ref(), source.as_deref()).extend()?;
         let record = app
             .store()
-            .update_campaign(&key, &spec, actor(ctx))
+            .update_campaign(&key, &spec, &actor(ctx))
             .await
             .map_err(ApiError::from)
             .extend()?;
@@ -80,10 +84,11 @@ impl Mutation {
     /// Publishes the draft as the next immutable version; a draft campaign starts running.
     /// Publishing an unchanged draft changes nothing.
     async fn publish_campaign(&self, ctx: &Context<'_>, key: String) -> Result<Campaign> {
+        allow(ctx, Access::Author)?;
         let app = ctx.data::<App>()?;
         let record = app
             .store()
-            .publish_campaign(&key, actor(ctx))
+            .publish_campaign(&key, &actor(ctx))
             .await
             .map_err(ApiError::from)
             .extend()?;
@@ -117,6 +122,7 @@ impl Mutation {
         ctx: &Context<'_>,
         events: Vec<Json<Value>>,
     ) -> Result<IngestResult> {
+        allow(ctx, Access::Ingest)?;
         let app = ctx.data::<App>()?;
         let results = app
             .ingest(events.into_iter().map(|j| j.0).collect())
@@ -136,6 +142,7 @@ impl Mutation {
         id: String,
         attributes: Json<Value>,
     ) -> Result<Customer> {
+        allow(ctx, Access::Ingest)?;
         let app = ctx.data::<App>()?;
         check_id("id", &id).extend()?;
         let Value::Object(attributes) = attributes.0 else {
@@ -163,5 +170,49 @@ impl Mutation {
             .map_err(ApiError::from)
             .extend()?;
         Ok(Customer { id })
+    }
+
+    /// Mints a token a client app uses to read one customer's offers, rewards and updates,
+    /// for `ttlSeconds` (1 to 86,400). Called by the app's backend with a `read` key.
+    async fn create_customer_token(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: String,
+        #[graphql(default = 3600)] ttl_seconds: i64,
+    ) -> Result<CustomerToken> {
+        allow(ctx, Access::Read)?;
+        let app = ctx.data::<App>()?;
+        let t = app
+            .tokens()
+            .mint(&customer_id, ttl_seconds, chrono::Utc::now())
+            .extend()?;
+        Ok(CustomerToken {
+            token: t.token,
+            customer_id: t.customer_id,
+            expires_at: t.expires_at,
+        })
+    }
+
+    /// Creates an API key; the answer holds its secret, shown this once. Needs scope admin.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        scopes: Vec<Scope>,
+    ) -> Result<CreatedApiKey> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let created = app.keys().create(&name, &scopes).await.extend()?;
+        Ok(CreatedApiKey {
+            key: created.secret,
+            api_key: created.key.into(),
+        })
+    }
+
+    /// Revokes an API key for good. Needs scope admin.
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: String) -> Result<ApiKey> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        Ok(app.keys().revoke(&id).await.extend()?.into())
     }
 }

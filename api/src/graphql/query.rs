@@ -1,13 +1,15 @@
 //! `Query`: campaigns, customers and their offers and rewards, event outcomes, validation,
 //! simulation and the audit log.
 
+use super::access::allow;
 use super::inputs::{CampaignInput, CustomerInput, read_spec};
 use super::simulate::{Simulation, simulate};
 use super::types::{
-    AuditEntry, Campaign, CampaignStatus, Diagnostic, EventOutcome, Offer, Reward,
+    ApiKey, AuditEntry, Campaign, CampaignStatus, Diagnostic, EventOutcome, Offer, Reward,
     ValidationResult, spec_json,
 };
 use crate::app::App;
+use crate::auth::Access;
 use crate::error::{ApiError, Result as ApiResult};
 use crate::offers::customer_offers;
 use async_graphql::connection::{Connection, Edge};
@@ -73,6 +75,7 @@ impl Query {
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
     ) -> Result<Connection<String, Campaign>> {
+        allow(ctx, Access::Campaigns)?;
         let app = ctx.data::<App>()?;
         let limit = page_size(first).extend()?;
         let records = app
@@ -88,6 +91,7 @@ impl Query {
 
     /// One campaign.
     async fn campaign(&self, ctx: &Context<'_>, key: String) -> Result<Option<Campaign>> {
+        allow(ctx, Access::Campaigns)?;
         let app = ctx.data::<App>()?;
         let record = app
             .store()
@@ -100,13 +104,15 @@ impl Query {
 
     /// A customer: their profile, offers and rewards. Every id has one (a customer with no
     /// stored profile has just `id`).
-    async fn customer(&self, id: String) -> Result<Customer> {
+    async fn customer(&self, ctx: &Context<'_>, id: String) -> Result<Customer> {
+        allow(ctx, Access::Customer(&id))?;
         check_id("id", &id).extend()?;
         Ok(Customer { id })
     }
 
     /// An event's processing outcome, if it was processed.
     async fn event(&self, ctx: &Context<'_>, id: String) -> Result<Option<EventOutcome>> {
+        allow(ctx, Access::Read)?;
         let app = ctx.data::<App>()?;
         let result = app
             .store()
@@ -121,9 +127,11 @@ impl Query {
     /// lists every problem with its path (and, for text, line and column).
     async fn validate_campaign(
         &self,
+        ctx: &Context<'_>,
         input: Option<CampaignInput>,
         source: Option<String>,
     ) -> Result<ValidationResult> {
+        allow(ctx, Access::Author)?;
         let read = read_spec(input.as_ref(), source.as_deref()).extend()?;
         Ok(match read {
             Ok(spec) => ValidationResult {
@@ -151,10 +159,19 @@ impl Query {
         events: Vec<Json<Value>>,
         #[graphql(default)] customers: Vec<CustomerInput>,
     ) -> Result<Simulation> {
+        allow(ctx, Access::Author)?;
         let app = ctx.data::<App>()?;
         simulate(app, key, input, source, events, customers)
             .await
             .extend()
+    }
+
+    /// Every API key, oldest first (secrets are never shown again). Needs scope admin.
+    async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let keys = app.keys().list().await.extend()?;
+        Ok(keys.into_iter().map(ApiKey::from).collect())
     }
 
     /// Audit entries, newest first, of one campaign or of all; `after` is the `id` of the
@@ -166,6 +183,7 @@ impl Query {
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
     ) -> Result<Connection<String, AuditEntry>> {
+        allow(ctx, Access::Author)?;
         let app = ctx.data::<App>()?;
         let limit = page_size(first).extend()?;
         let before = id_cursor(after.as_deref()).extend()?;

@@ -36,6 +36,7 @@ impl Subscription {
         ctx: &Context<'_>,
         customer_id: String,
     ) -> Result<impl Stream<Item = OfferUpdate>> {
+        super::access::allow(ctx, crate::auth::Access::Customer(&customer_id))?;
         let app = ctx.data::<App>()?.clone();
         let receiver = app.subscribe();
         Ok(futures_util::stream::unfold(

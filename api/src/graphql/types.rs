@@ -177,6 +177,7 @@ impl Campaign {
         ctx: &async_graphql::Context<'_>,
     ) -> async_graphql::Result<Vec<CampaignVersion>> {
         use async_graphql::ResultExt;
+        super::access::allow(ctx, crate::auth::Access::Campaigns)?;
         let app = ctx.data::<crate::app::App>()?;
         let versions = app
             .store()
@@ -201,6 +202,7 @@ impl Campaign {
         #[graphql(default = 50, validator(minimum = 1, maximum = 100))] first: i32,
     ) -> async_graphql::Result<Vec<AuditEntry>> {
         use async_graphql::ResultExt;
+        super::access::allow(ctx, crate::auth::Access::Author)?;
         let app = ctx.data::<crate::app::App>()?;
         let entries = app
             .store()
@@ -729,4 +731,51 @@ impl From<CustomerOffer> for Offer {
             missing: c.offer.missing,
         }
     }
+}
+
+/// An API key (its secret is shown only when it is created).
+#[derive(Debug, Clone, SimpleObject)]
+pub struct ApiKey {
+    /// Public id: the part of the key after `of_` and before the secret.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Scopes.
+    pub scopes: Vec<crate::auth::Scope>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::auth::ApiKey> for ApiKey {
+    fn from(k: crate::auth::ApiKey) -> Self {
+        ApiKey {
+            id: k.id,
+            name: k.name,
+            scopes: k.scopes,
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A key just created.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct CreatedApiKey {
+    /// The whole key, to send as `Authorization: Bearer <key>`. Shown this once only.
+    pub key: String,
+    /// The stored part.
+    pub api_key: ApiKey,
+}
+
+/// A token that lets a client app read one customer's offers, rewards and updates.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct CustomerToken {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// The customer it opens.
+    pub customer_id: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
 }

@@ -14,6 +14,10 @@ pub struct TestServer {
     pub base: String,
     /// The database URL it uses.
     pub database_url: String,
+    /// An admin API key, sent by default.
+    pub key: String,
+    /// The running service, for direct checks.
+    pub app: App,
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
@@ -75,13 +79,21 @@ impl TestServer {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let app = App::start(config).await.expect("app");
+        let key = app
+            .keys()
+            .create("test-admin", &[api::auth::Scope::Admin])
+            .await
+            .expect("admin key")
+            .secret;
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(api::server::serve(listener, app, async {
+        let handle = tokio::spawn(api::server::serve(listener, app.clone(), async {
             let _ = stopped.await;
         }));
         TestServer {
             base,
             database_url,
+            key,
+            app,
             client: reqwest::Client::new(),
             stop: Some(stop),
             handle: Some(handle),
@@ -90,15 +102,28 @@ impl TestServer {
         }
     }
 
-    /// Sends a GraphQL operation and returns the whole response (`data` and `errors`).
+    /// Sends a GraphQL operation with the admin key and returns the whole response (`data`
+    /// and `errors`).
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        let response = self
+        self.graphql_as(Some(&self.key), query, variables).await
+    }
+
+    /// Sends a GraphQL operation with `credential` (an API key or customer token; `None`:
+    /// no Authorization header).
+    pub async fn graphql_as(
+        &self,
+        credential: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let mut request = self
             .client
             .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("graphql request");
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(c) = credential {
+            request = request.bearer_auth(c);
+        }
+        let response = request.send().await.expect("graphql request");
         response.json().await.expect("graphql response")
     }
 
@@ -118,30 +143,51 @@ impl TestServer {
         response["errors"][0].clone()
     }
 
-    /// `POST path` with `body` and a content type; the status and the JSON answer.
+    /// `POST path` with `body`, a content type and the admin key; the status and the JSON
+    /// answer.
     pub async fn post(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let (status, _, value) = self
+            .post_as(Some(&self.key), path, content_type, body)
+            .await;
         (status, value)
     }
 
-    /// `GET path`: status and body text.
-    pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
+    /// `POST path` with `credential`; the status, the headers and the JSON answer.
+    pub async fn post_as(
+        &self,
+        credential: Option<&str>,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut request = self
             .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request");
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(c) = credential {
+            request = request.bearer_auth(c);
+        }
+        let response = request.send().await.expect("request");
+        let headers = response.headers().clone();
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, headers, value)
+    }
+
+    /// `GET path` with the admin key: status and body text.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        self.get_as(Some(&self.key), path).await
+    }
+
+    /// `GET path` with `credential`: status and body text.
+    pub async fn get_as(&self, credential: Option<&str>, path: &str) -> (u16, String) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(c) = credential {
+            request = request.bearer_auth(c);
+        }
+        let response = request.send().await.expect("request");
         (
             response.status().as_u16(),
             response.text().await.expect("body"),

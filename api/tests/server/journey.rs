@@ -518,7 +518,7 @@ async fn journey(backend: &str) {
             "campaign.create"
         ]
     );
-    assert_eq!(c["audit"][0]["actor"], "api");
+    assert_eq!(c["audit"][0]["actor"], "test-admin");
     assert_eq!(
         c["audit"][1]["details"]["changes"],
         json!([{"path": "goal.target", "before": 3, "after": 4}])

@@ -159,9 +159,11 @@ async fn shutdown_finishes_the_batch_in_flight() {
         .collect();
     let client = reqwest::Client::new();
     let url = format!("{}/v1/events", server.base);
+    let key = server.key.clone();
     let request = tokio::spawn(async move {
         let r = client
             .post(url)
+            .bearer_auth(key)
             .header("content-type", "application/x-ndjson")
             .body(ndjson(&events))
             .send()

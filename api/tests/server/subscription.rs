@@ -35,12 +35,22 @@ async fn offer_updates_arrive_over_a_websocket() {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().expect("header"),
     );
+    // A client app's way in: a customer token, given in the connection_init payload.
+    let token = server
+        .data(
+            r#"mutation { createCustomerToken(customerId: "c9", ttlSeconds: 600) { token } }"#,
+            json!({}),
+        )
+        .await["createCustomerToken"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("websocket");
     let send = |v: Value| Message::Text(v.to_string().into());
     socket
-        .send(send(json!({"type": "connection_init", "payload": {}})))
+        .send(send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})))
         .await
         .expect("init");
     assert_eq!(next(&mut socket).await["type"], "connection_ack");
@@ -95,6 +105,21 @@ async fn offer_updates_arrive_over_a_websocket() {
     assert_eq!(
         update["rewards"],
         json!([{"campaign": "two-opens", "kind": "BADGE", "amount": 1.0}])
+    );
+    // The token opens c9 only.
+    socket
+        .send(send(
+            json!({"id": "2", "type": "subscribe", "payload": {"query":
+            r#"subscription { offerUpdates(customerId: "c8") { eventId } }"#}}),
+        ))
+        .await
+        .expect("subscribe");
+    let refused = next(&mut socket).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["id"], "2");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
     );
     socket.close(None).await.ok();
     server.stop().await;

@@ -19,6 +19,7 @@ use sea_orm::{
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 /// How many times a batch is run again after meeting a concurrent writer.
@@ -212,6 +213,11 @@ impl Store {
                 missing.push(c);
             }
         }
+        let hits = (customers.len() - missing.len()) as u64;
+        self.stats.progress_hits.fetch_add(hits, Relaxed);
+        self.stats
+            .progress_misses
+            .fetch_add(missing.len() as u64, Relaxed);
         for c in &missing {
             states.insert(c.clone(), CustomerProgress::new());
         }

@@ -46,6 +46,7 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 /// A customer's progress rows as last read or written: campaign key → (version, state).
@@ -54,12 +55,27 @@ type CustomerProgress = HashMap<String, (i64, CampaignState)>;
 /// How many customers' progress the hot cache holds.
 const PROGRESS_CACHE_CUSTOMERS: u64 = 100_000;
 
+/// Cache lookups so far, for metrics: hits and misses of the compiled-campaign and the hot
+/// progress caches (a cached progress entry found stale counts as a miss).
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Compiled campaigns found in the cache.
+    pub compiled_hits: AtomicU64,
+    /// Compiled campaigns compiled anew.
+    pub compiled_misses: AtomicU64,
+    /// Customers whose progress the cache held, current.
+    pub progress_hits: AtomicU64,
+    /// Customers whose progress was read from the database.
+    pub progress_misses: AtomicU64,
+}
+
 /// Offerflow's database.
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
     compiled: Cache<(String, i32), Arc<CompiledCampaign>>,
     progress: Cache<String, Arc<CustomerProgress>>,
+    stats: Arc<CacheStats>,
 }
 
 impl std::fmt::Debug for Store {
@@ -104,7 +120,13 @@ impl Store {
             db,
             compiled: Cache::new(10_000),
             progress: Cache::new(PROGRESS_CACHE_CUSTOMERS),
+            stats: Arc::new(CacheStats::default()),
         })
+    }
+
+    /// Cache lookups so far.
+    pub fn cache_stats(&self) -> &CacheStats {
+        &self.stats
     }
 
     /// The connection, for the layers above (API, replay).

@@ -14,6 +14,7 @@ use entities::{budget, campaign, campaign_version, customer, inbox, progress, re
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// A reward in the ledger.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,8 +161,10 @@ impl Store {
     ) -> Result<Arc<CompiledCampaign>> {
         let id = (key.to_owned(), version);
         if let Some(c) = self.compiled.get(&id) {
+            self.stats.compiled_hits.fetch_add(1, Relaxed);
             return Ok(c);
         }
+        self.stats.compiled_misses.fetch_add(1, Relaxed);
         let row = campaign_version::Entity::find_by_id(id.clone())
             .one(db)
             .await?

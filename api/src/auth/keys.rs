@@ -1,0 +1,197 @@
+//! API keys: created (shown once), listed, revoked, and verified with a short cache.
+
+use super::{Principal, Scope, hex, random, same};
+use crate::error::{ApiError, Result};
+use chrono::{DateTime, Utc};
+use engine::Store;
+use entities::api_key;
+use moka::future::Cache;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// How long a verified key is trusted before it is checked against the database again.
+pub const KEY_CACHE_SECONDS: u64 = 10;
+
+/// A stored key, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Public id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Scopes.
+    pub scopes: Vec<Scope>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A key just created: the only time its secret is known.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// The stored part.
+    pub key: ApiKey,
+    /// The whole key, to send as `Authorization: Bearer <secret>`.
+    pub secret: String,
+}
+
+/// The key store, with its verification cache.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    store: Store,
+    /// SHA-256 of a presented key → the principal it proved (or `None`: refused).
+    verified: Cache<String, Option<Principal>>,
+}
+
+fn digest(key: &str) -> String {
+    hex(&Sha256::digest(key.as_bytes()))
+}
+
+fn to_key(row: api_key::Model) -> ApiKey {
+    ApiKey {
+        scopes: Scope::parse_list(&row.scopes).unwrap_or_default(),
+        id: row.id,
+        name: row.name,
+        created_at: row.created_at,
+        revoked_at: row.revoked_at,
+    }
+}
+
+impl Keys {
+    /// Keys kept in `store`'s database.
+    pub fn new(store: Store) -> Keys {
+        Keys {
+            store,
+            verified: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(KEY_CACHE_SECONDS))
+                .build(),
+        }
+    }
+
+    /// Creates a key named `name` with `scopes`; its secret is in the answer only.
+    pub async fn create(&self, name: &str, scopes: &[Scope]) -> Result<NewKey> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 128 {
+            return Err(ApiError::bad("name", "must be 1 to 128 characters"));
+        }
+        if scopes.is_empty() {
+            return Err(ApiError::bad("scopes", "at least one scope is needed"));
+        }
+        let id = hex(&random::<6>());
+        let secret = format!("of_{id}_{}", hex(&random::<32>()));
+        let mut scopes = scopes.to_vec();
+        scopes.sort();
+        scopes.dedup();
+        let list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        let now = Utc::now();
+        api_key::Entity::insert(api_key::ActiveModel {
+            id: Set(id.clone()),
+            name: Set(name.to_owned()),
+            scopes: Set(list.join(",")),
+            hash: Set(digest(&secret)),
+            created_at: Set(now),
+            revoked_at: Set(None),
+        })
+        .exec_without_returning(self.store.connection())
+        .await
+        .map_err(engine::Error::from)?;
+        Ok(NewKey {
+            key: ApiKey {
+                id,
+                name: name.to_owned(),
+                scopes,
+                created_at: now,
+                revoked_at: None,
+            },
+            secret,
+        })
+    }
+
+    /// Every key, oldest first, revoked ones included.
+    pub async fn list(&self) -> Result<Vec<ApiKey>> {
+        let rows = api_key::Entity::find()
+            .order_by_asc(api_key::Column::CreatedAt)
+            .order_by_asc(api_key::Column::Id)
+            .all(self.store.connection())
+            .await
+            .map_err(engine::Error::from)?;
+        Ok(rows.into_iter().map(to_key).collect())
+    }
+
+    /// Revokes key `id`: it is refused from now on (on other nodes within
+    /// [`KEY_CACHE_SECONDS`]).
+    pub async fn revoke(&self, id: &str) -> Result<ApiKey> {
+        let db = self.store.connection();
+        let row = api_key::Entity::find_by_id(id.to_owned())
+            .one(db)
+            .await
+            .map_err(engine::Error::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("no API key with id `{id}`")))?;
+        let mut key = to_key(row.clone());
+        if row.revoked_at.is_none() {
+            let now = Utc::now();
+            let mut active: api_key::ActiveModel = row.into();
+            active.revoked_at = Set(Some(now));
+            api_key::Entity::update(active)
+                .exec(db)
+                .await
+                .map_err(engine::Error::from)?;
+            key.revoked_at = Some(now);
+        }
+        self.verified.invalidate_all();
+        Ok(key)
+    }
+
+    /// Whether an admin key that is not revoked exists.
+    pub async fn has_admin(&self) -> Result<bool> {
+        let rows = api_key::Entity::find()
+            .filter(api_key::Column::RevokedAt.is_null())
+            .all(self.store.connection())
+            .await
+            .map_err(engine::Error::from)?;
+        Ok(rows
+            .iter()
+            .any(|r| Scope::parse_list(&r.scopes).is_ok_and(|s| s.contains(&Scope::Admin))))
+    }
+
+    /// The principal a presented key proves, or `UNAUTHORIZED`.
+    pub async fn verify(&self, presented: &str) -> Result<Principal> {
+        let hash = digest(presented);
+        let principal = match self.verified.get(&hash).await {
+            Some(cached) => cached,
+            None => {
+                let found = self.lookup(presented, &hash).await?;
+                self.verified.insert(hash, found.clone()).await;
+                found
+            }
+        };
+        principal.ok_or_else(|| ApiError::Unauthorized("invalid or revoked API key".into()))
+    }
+
+    async fn lookup(&self, presented: &str, hash: &str) -> Result<Option<Principal>> {
+        let Some(id) = presented
+            .strip_prefix("of_")
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(id, _)| id)
+        else {
+            return Ok(None);
+        };
+        let row = api_key::Entity::find_by_id(id.to_owned())
+            .one(self.store.connection())
+            .await
+            .map_err(engine::Error::from)?;
+        Ok(row
+            .filter(|r| r.revoked_at.is_none() && same(r.hash.as_bytes(), hash.as_bytes()))
+            .map(|r| {
+                let key = to_key(r);
+                Principal::Key {
+                    id: key.id,
+                    name: key.name,
+                    scopes: key.scopes,
+                }
+            }))
+    }
+}

@@ -1,0 +1,98 @@
+//! `offerflow keys create|list|revoke`: API keys, on the configured database.
+
+use super::Outcome;
+use crate::auth::{Keys, Scope};
+use engine::Store;
+
+/// What to do.
+#[derive(Debug)]
+pub(super) enum KeysAction {
+    Create { name: String, scopes: String },
+    List,
+    Revoke { id: String },
+}
+
+pub(super) fn run(database_url: &str, action: KeysAction) -> Outcome {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Outcome::Error;
+        }
+    };
+    runtime.block_on(async {
+        let store = match Store::connect(database_url).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot open the database: {e}");
+                return Outcome::Error;
+            }
+        };
+        let keys = Keys::new(store);
+        match action {
+            KeysAction::Create { name, scopes } => {
+                let scopes = match Scope::parse_list(&scopes) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: --scopes: {e}");
+                        return Outcome::Error;
+                    }
+                };
+                match keys.create(&name, &scopes).await {
+                    Ok(k) => {
+                        eprintln!(
+                            "created API key {} ({}) with scopes {}; it is shown once, store it now:",
+                            k.key.id,
+                            k.key.name,
+                            names(&k.key.scopes)
+                        );
+                        println!("{}", k.secret);
+                        Outcome::Success
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        Outcome::Error
+                    }
+                }
+            }
+            KeysAction::List => match keys.list().await {
+                Ok(list) => {
+                    println!("{:<14} {:<24} {:<28} {:<26} revoked", "id", "name", "scopes", "created");
+                    for k in list {
+                        let revoked = k.revoked_at.map_or("-".to_owned(), |t| t.to_rfc3339());
+                        println!(
+                            "{:<14} {:<24} {:<28} {:<26} {revoked}",
+                            k.id,
+                            k.name,
+                            names(&k.scopes),
+                            k.created_at.to_rfc3339()
+                        );
+                    }
+                    Outcome::Success
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Outcome::Error
+                }
+            },
+            KeysAction::Revoke { id } => match keys.revoke(&id).await {
+                Ok(k) => {
+                    eprintln!("revoked API key {} ({})", k.id, k.name);
+                    Outcome::Success
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Outcome::Error
+                }
+            },
+        }
+    })
+}
+
+fn names(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -95,6 +95,9 @@ async fn gate(
         }
     };
     let m = shared.app.metrics();
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        m.add("offerflow_refusals_total", &[("reason", "size")], 1);
+    }
     let status = response.status().as_u16().to_string();
     m.add(
         "offerflow_http_requests_total",

@@ -185,3 +185,97 @@ async fn shutdown_finishes_the_batch_in_flight() {
     let kept = store.event_result("e199").await.expect("read");
     assert!(kept.is_some(), "the batch in flight was committed");
 }
+
+#[tokio::test]
+async fn deep_queries_many_aliases_and_introspection() {
+    let server = TestServer::start("sqlite", |_| {}).await;
+    // Fifty levels deep: refused before it runs.
+    let mut deep = String::from("name");
+    for _ in 0..49 {
+        deep = format!("ofType {{ {deep} }}");
+    }
+    let e = server
+        .error(
+            &format!("{{ __type(name: \"Query\") {{ {deep} }} }}"),
+            json!({}),
+        )
+        .await;
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("nested too deep") || message.contains("recursion"),
+        "{e}"
+    );
+    // A thousand aliases: refused, naming the limit; thirty are fine.
+    let many: String = (0..1000).map(|i| format!("a{i}: __typename ")).collect();
+    let e = server.error(&format!("{{ {many} }}"), json!({})).await;
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("1000 aliases; the limit is 30"),
+        "{e}"
+    );
+    let few: String = (0..30).map(|i| format!("a{i}: __typename ")).collect();
+    let ok = server.data(&format!("{{ {few} }}"), json!({})).await;
+    assert_eq!(ok["a29"], "Query");
+    server.stop().await;
+
+    let closed = TestServer::start("sqlite", |c| c.graphql_introspection = false).await;
+    let answer = closed
+        .graphql("{ __schema { types { name } } }", json!({}))
+        .await;
+    assert!(
+        answer["data"]["__schema"].is_null() || answer.get("errors").is_some(),
+        "introspection is off: {answer}"
+    );
+    assert!(!answer.to_string().contains("CampaignInput"), "{answer}");
+    let data = closed
+        .data("{ campaigns { edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(data["campaigns"]["edges"], json!([]));
+    closed.stop().await;
+}
+
+#[tokio::test]
+async fn an_over_rate_client_gets_429_with_retry_after() {
+    let server = TestServer::start("sqlite", |c| {
+        c.rate_limit_per_second = 1;
+        c.rate_limit_burst = 3;
+    })
+    .await;
+    let other = server
+        .app
+        .keys()
+        .create("other", &[api::auth::Scope::Read])
+        .await
+        .unwrap()
+        .secret;
+    let query = br#"{"query": "{ campaigns { edges { cursor } } }"}"#;
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..5 {
+        let (status, headers, body) = server
+            .post_as(
+                Some(&server.key),
+                "/graphql",
+                "application/json",
+                query.to_vec(),
+            )
+            .await;
+        statuses.push(status);
+        if status == 429 {
+            limited = Some((headers, body));
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    let (headers, body) = limited.unwrap();
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(body["error"]["code"], "LIMIT_EXCEEDED", "{body}");
+    // Another key has its own bucket.
+    let (status, _, _) = server
+        .post_as(Some(&other), "/graphql", "application/json", query.to_vec())
+        .await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}

@@ -7,4 +7,5 @@ mod common;
 mod contract;
 mod journey;
 mod limits;
+mod metrics;
 mod subscription;

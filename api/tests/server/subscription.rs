@@ -115,10 +115,10 @@ async fn offer_updates_arrive_over_a_websocket() {
         .await
         .expect("subscribe");
     let refused = next(&mut socket).await;
-    assert_eq!(refused["type"], "error", "{refused}");
     assert_eq!(refused["id"], "2");
+    assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
     assert_eq!(
-        refused["payload"][0]["extensions"]["code"], "FORBIDDEN",
+        refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{refused}"
     );
     socket.close(None).await.ok();

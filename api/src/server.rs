@@ -104,11 +104,13 @@ async fn gate(
         &[("route", route), ("status", &status)],
         1,
     );
+    let elapsed = started.elapsed().as_secs_f64();
     m.observe(
         "offerflow_http_request_seconds",
         &[("route", route)],
-        started.elapsed().as_secs_f64(),
+        elapsed,
     );
+    tracing::debug!(route, status = %status, ms = elapsed * 1e3, "request");
     response
 }
 

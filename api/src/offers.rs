@@ -34,10 +34,11 @@ pub async fn customer_offers(
     at: DateTime<Utc>,
     only: Option<&[String]>,
 ) -> Result<Vec<CustomerOffer>> {
-    let mut campaigns = store.offer_campaigns().await?;
-    if let Some(keys) = only {
-        campaigns.retain(|c| keys.contains(&c.campaign.spec().key));
-    }
+    let all = store.offer_campaigns().await?;
+    let campaigns: Vec<&engine::OfferCampaign> = all
+        .iter()
+        .filter(|c| only.is_none_or(|keys| keys.contains(&c.campaign.spec().key)))
+        .collect();
     if campaigns.is_empty() {
         return Ok(Vec::new());
     }
@@ -73,7 +74,7 @@ pub async fn customer_offers(
         }
         let offer = engine::offer(&c.campaign, state.as_ref(), c.facts, at);
         offers.push(CustomerOffer {
-            campaign: c.campaign,
+            campaign: Arc::clone(&c.campaign),
             offer,
             rewards,
         });

@@ -137,7 +137,7 @@ async fn setup(a: Args) {
     }
     let tiers = ["gold", "silver", "bronze"];
     let started = Instant::now();
-    for chunk in (0..a.customers).collect::<Vec<_>>().chunks(200) {
+    for chunk in (0..a.customers).collect::<Vec<_>>().chunks(25) {
         let mut doc = String::from("mutation {");
         for c in chunk {
             doc.push_str(&format!(" c{c}: upsertCustomer(id: \"c{c}\", attributes: {{tier: \"{}\", country: \"FR\"}}) {{ id }}", tiers[(*c % 3) as usize]));

@@ -233,6 +233,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.offers.invalidate_all();
         self.campaign(&spec.key)
             .await?
             .ok_or_else(|| not_found(&spec.key))
@@ -287,6 +288,7 @@ impl Store {
             .await?;
         }
         txn.commit().await?;
+        self.offers.invalidate_all();
         self.campaign(key).await?.ok_or_else(|| not_found(key))
     }
 
@@ -324,6 +326,7 @@ impl Store {
         let details = json!({ "version": version, "from": status, "to": next });
         audit(&txn, actor, "campaign.publish", key, details).await?;
         txn.commit().await?;
+        self.offers.invalidate_all();
         self.campaign(key).await?.ok_or_else(|| not_found(key))
     }
 
@@ -363,6 +366,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.offers.invalidate_all();
         self.campaign(key).await?.ok_or_else(|| not_found(key))
     }
 

@@ -29,7 +29,7 @@ mod batch;
 mod read;
 
 pub use authoring::{AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, Transition};
-pub use read::{LedgerEntry, OfferCampaign};
+pub use read::{LedgerEntry, OFFER_CAMPAIGNS_TTL, OfferCampaign};
 
 use crate::apply::CampaignSet;
 use crate::error::{Error, Result};
@@ -75,6 +75,8 @@ pub struct Store {
     db: DatabaseConnection,
     compiled: Cache<(String, i32), Arc<CompiledCampaign>>,
     progress: Cache<String, Arc<CustomerProgress>>,
+    /// The offerable campaigns, briefly (see [`Store::offer_campaigns`]).
+    offers: Cache<(), Arc<Vec<OfferCampaign>>>,
     stats: Arc<CacheStats>,
 }
 
@@ -120,6 +122,10 @@ impl Store {
             db,
             compiled: Cache::new(10_000),
             progress: Cache::new(PROGRESS_CACHE_CUSTOMERS),
+            offers: Cache::builder()
+                .max_capacity(1)
+                .time_to_live(read::OFFER_CAMPAIGNS_TTL)
+                .build(),
             stats: Arc::new(CacheStats::default()),
         })
     }
@@ -190,6 +196,7 @@ impl Store {
             .await?;
         authoring::put_budget(&txn, spec).await?;
         txn.commit().await?;
+        self.offers.invalidate_all();
         Ok(version)
     }
 

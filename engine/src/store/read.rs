@@ -16,6 +16,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+/// How long the list of offerable campaigns is reused.
+pub const OFFER_CAMPAIGNS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A reward in the ledger.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerEntry {
@@ -119,8 +122,19 @@ impl Store {
             .transpose()
     }
 
-    /// The campaigns that may be offered (published or ended), in key order, compiled.
-    pub async fn offer_campaigns(&self) -> Result<Vec<OfferCampaign>> {
+    /// The campaigns that may be offered (published or ended), in key order, compiled. The
+    /// list is kept for [`OFFER_CAMPAIGNS_TTL`]: offers see another node's lifecycle changes
+    /// and spent budgets within that time; this node's authoring changes clear it at once.
+    pub async fn offer_campaigns(&self) -> Result<Arc<Vec<OfferCampaign>>> {
+        if let Some(list) = self.offers.get(&()) {
+            return Ok(list);
+        }
+        let list = Arc::new(self.read_offer_campaigns().await?);
+        self.offers.insert((), Arc::clone(&list));
+        Ok(list)
+    }
+
+    async fn read_offer_campaigns(&self) -> Result<Vec<OfferCampaign>> {
         let shown = [CampaignStatus::Published, CampaignStatus::Ended];
         let rows = campaign::Entity::find()
             .filter(campaign::Column::Status.is_in(shown.map(|s| s.as_str())))

@@ -157,6 +157,18 @@ impl ErrorExtensions for ApiError {
     }
 }
 
+/// An engine result as a GraphQL one, through the one mapping above.
+pub trait EngineResultExt<T> {
+    /// The value, or the engine's error as a GraphQL error with its `extensions.code`.
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> EngineResultExt<T> for engine::Result<T> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| ApiError::from(e).extend())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), axum::Json(self.to_json())).into_response();

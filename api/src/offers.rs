@@ -12,8 +12,8 @@ use engine::{LedgerEntry, Offer, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Rewards read per customer for their offers at most; past it, the oldest are not shown
-/// in offers (the paginated `rewards` list has them all).
+/// Rewards read per customer for their offers at most, oldest first; past it, the newest are
+/// not shown in offers (the paginated `rewards` list has them all).
 const MAX_REWARDS_SHOWN: u64 = 10_000;
 
 /// One offer with what the customer earned from it.

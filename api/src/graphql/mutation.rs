@@ -9,6 +9,7 @@ use super::types::{
 use crate::app::App;
 use crate::auth::{Access, Scope};
 use crate::error::ApiError;
+use crate::error::EngineResultExt;
 use async_graphql::{Context, Json, Object, Result, ResultExt};
 use engine::Transition;
 use serde_json::Value;
@@ -26,12 +27,7 @@ impl Mutation {
     async fn transition(ctx: &Context<'_>, key: &str, t: Transition) -> Result<Campaign> {
         allow(ctx, Access::Author)?;
         let app = ctx.data::<App>()?;
-        let record = app
-            .store()
-            .transition(key, t, &actor(ctx))
-            .await
-            .map_err(ApiError::from)
-            .extend()?;
+        let record = app.store().transition(key, t, &actor(ctx)).await.gql()?;
         Ok(record.into())
     }
 }
@@ -54,8 +50,7 @@ impl Mutation {
             .store()
             .create_campaign(&spec, &actor(ctx))
             .await
-            .map_err(ApiError::from)
-            .extend()?;
+            .gql()?;
         Ok(record.into())
     }
 
@@ -76,8 +71,7 @@ impl Mutation {
             .store()
             .update_campaign(&key, &spec, &actor(ctx))
             .await
-            .map_err(ApiError::from)
-            .extend()?;
+            .gql()?;
         Ok(record.into())
     }
 
@@ -90,8 +84,7 @@ impl Mutation {
             .store()
             .publish_campaign(&key, &actor(ctx))
             .await
-            .map_err(ApiError::from)
-            .extend()?;
+            .gql()?;
         Ok(record.into())
     }
 
@@ -164,11 +157,7 @@ impl Mutation {
             id: id.clone(),
             attributes,
         };
-        app.store()
-            .upsert_customer(&customer)
-            .await
-            .map_err(ApiError::from)
-            .extend()?;
+        app.store().upsert_customer(&customer).await.gql()?;
         Ok(Customer { id })
     }
 

@@ -10,6 +10,7 @@ use super::types::{
 };
 use crate::app::App;
 use crate::auth::Access;
+use crate::error::EngineResultExt;
 use crate::error::{ApiError, Result as ApiResult};
 use crate::offers::customer_offers;
 use async_graphql::connection::{Connection, Edge};
@@ -82,8 +83,7 @@ impl Query {
             .store()
             .campaigns(status.map(Into::into), after.as_deref(), limit + 1)
             .await
-            .map_err(ApiError::from)
-            .extend()?;
+            .gql()?;
         Ok(page(records, limit, after.is_some(), |r| {
             (r.key().to_owned(), Campaign::from(r))
         }))
@@ -93,12 +93,7 @@ impl Query {
     async fn campaign(&self, ctx: &Context<'_>, key: String) -> Result<Option<Campaign>> {
         allow(ctx, Access::Campaigns)?;
         let app = ctx.data::<App>()?;
-        let record = app
-            .store()
-            .campaign(&key)
-            .await
-            .map_err(ApiError::from)
-            .extend()?;
+        let record = app.store().campaign(&key).await.gql()?;
         Ok(record.map(Campaign::from))
     }
 
@@ -114,12 +109,7 @@ impl Query {
     async fn event(&self, ctx: &Context<'_>, id: String) -> Result<Option<EventOutcome>> {
         allow(ctx, Access::Read)?;
         let app = ctx.data::<App>()?;
-        let result = app
-            .store()
-            .event_result(&id)
-            .await
-            .map_err(ApiError::from)
-            .extend()?;
+        let result = app.store().event_result(&id).await.gql()?;
         Ok(result.as_ref().map(EventOutcome::from))
     }
 
@@ -191,8 +181,7 @@ impl Query {
             .store()
             .audit_log(campaign.as_deref(), before, limit + 1)
             .await
-            .map_err(ApiError::from)
-            .extend()?;
+            .gql()?;
         Ok(page(entries, limit, after.is_some(), |e| {
             (e.id.to_string(), AuditEntry::from(e))
         }))
@@ -231,12 +220,7 @@ impl Customer {
     /// Profile attributes (`{}` without a stored profile).
     async fn attributes(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
         let app = ctx.data::<App>()?;
-        let profile = app
-            .store()
-            .customer(&self.id)
-            .await
-            .map_err(ApiError::from)
-            .extend()?;
+        let profile = app.store().customer(&self.id).await.gql()?;
         Ok(Json(Value::Object(
             profile.map(|p| p.attributes).unwrap_or_default(),
         )))
@@ -271,8 +255,7 @@ impl Customer {
             .store()
             .customer_rewards(&self.id, only.as_deref(), after_id, limit + 1)
             .await
-            .map_err(ApiError::from)
-            .extend()?;
+            .gql()?;
         Ok(page(entries, limit, after.is_some(), |e| {
             (e.id.to_string(), Reward::from(&e))
         }))

@@ -1,5 +1,6 @@
 //! GraphQL output types: each wraps a domain value and converts at this edge.
 
+use crate::error::EngineResultExt;
 use crate::offers::CustomerOffer;
 use async_graphql::{ComplexObject, Enum, Json, SimpleObject};
 use campaigns::{CampaignSpec, Diagnostic as SpecDiagnostic};
@@ -176,15 +177,9 @@ impl Campaign {
         &self,
         ctx: &async_graphql::Context<'_>,
     ) -> async_graphql::Result<Vec<CampaignVersion>> {
-        use async_graphql::ResultExt;
         super::access::allow(ctx, crate::auth::Access::Campaigns)?;
         let app = ctx.data::<crate::app::App>()?;
-        let versions = app
-            .store()
-            .campaign_versions(&self.key)
-            .await
-            .map_err(crate::error::ApiError::from)
-            .extend()?;
+        let versions = app.store().campaign_versions(&self.key).await.gql()?;
         Ok(versions
             .into_iter()
             .map(|v| CampaignVersion {
@@ -201,15 +196,13 @@ impl Campaign {
         ctx: &async_graphql::Context<'_>,
         #[graphql(default = 50, validator(minimum = 1, maximum = 100))] first: i32,
     ) -> async_graphql::Result<Vec<AuditEntry>> {
-        use async_graphql::ResultExt;
         super::access::allow(ctx, crate::auth::Access::Author)?;
         let app = ctx.data::<crate::app::App>()?;
         let entries = app
             .store()
             .audit_log(Some(&self.key), None, first as u64)
             .await
-            .map_err(crate::error::ApiError::from)
-            .extend()?;
+            .gql()?;
         Ok(entries.into_iter().map(AuditEntry::from).collect())
     }
 }

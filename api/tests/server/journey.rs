@@ -29,6 +29,15 @@ const OFFERS: &str = r#"query($id: String!, $at: DateTime) { customer(id: $id) {
     rewardsEarned { campaign eventId cycle kind amount }
 } } }"#;
 
+/// Field `field` of every item of the JSON list `list`.
+fn strings<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = list.as_array().expect("a list");
+    items
+        .iter()
+        .map(|i| i[field].as_str().expect("a string"))
+        .collect()
+}
+
 #[tokio::test]
 async fn the_whole_journey_over_http() {
     for backend in backends() {
@@ -51,12 +60,7 @@ async fn journey(backend: &str) {
         .await;
     let v = &v["validateCampaign"];
     assert_eq!(v["valid"], false, "{backend}");
-    let paths: Vec<&str> = v["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["path"].as_str().unwrap())
-        .collect();
+    let paths = strings(&v["diagnostics"], "path");
     assert!(paths.contains(&"goal.target"), "{backend}: {v:#}");
     assert!(paths.contains(&"goal.when"), "{backend}: {v:#}");
     let target = v["diagnostics"]
@@ -256,12 +260,7 @@ async fn journey(backend: &str) {
         json!({"processed": 3, "duplicate": 1, "conflict": 0, "rejected": 2}),
         "{backend}: {answer:#}"
     );
-    let statuses: Vec<&str> = answer["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_str().unwrap())
-        .collect();
+    let statuses = strings(&answer["results"], "status");
     assert_eq!(
         statuses,
         [
@@ -376,12 +375,7 @@ async fn journey(backend: &str) {
 
     // A customer outside the audience sees only the campaign without one.
     let outsider = server.data(OFFERS, json!({"id": "nobody", "at": at})).await;
-    let keys: Vec<&str> = outsider["customer"]["offers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["campaign"].as_str().unwrap())
-        .collect();
+    let keys = strings(&outsider["customer"]["offers"], "campaign");
     assert_eq!(keys, ["browse-then-buy"]);
 
     // Rewards, paginated by cursor.
@@ -435,12 +429,7 @@ async fn journey(backend: &str) {
         .await;
     assert_eq!(paused["pauseCampaign"]["status"], "PAUSED");
     let offers = server.data(OFFERS, json!({"id": "c1", "at": at})).await;
-    let keys: Vec<&str> = offers["customer"]["offers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["campaign"].as_str().unwrap())
-        .collect();
+    let keys = strings(&offers["customer"]["offers"], "campaign");
     assert_eq!(keys, ["three-orders"]);
     let ignored = server
         .data(
@@ -503,12 +492,7 @@ async fn journey(backend: &str) {
     assert_eq!(c["version"], 2);
     assert_eq!(c["versions"][0]["spec"]["goal"]["target"], 3);
     assert_eq!(c["versions"][1]["spec"]["goal"]["target"], 4);
-    let actions: Vec<&str> = c["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["action"].as_str().unwrap())
-        .collect();
+    let actions = strings(&c["audit"], "action");
     assert_eq!(
         actions,
         [

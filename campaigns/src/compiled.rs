@@ -4,6 +4,7 @@
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, index, join};
 use crate::event::{Customer, Event};
 use crate::expr::{Expr, Scope, Variables};
+use crate::fast::Facts;
 use crate::spec::{Amount, CampaignSpec, Goal};
 use cel::Value as CelValue;
 use cel::common::ast::{Expr as Node, IdedExpr, LiteralValue};
@@ -14,6 +15,7 @@ use cel::common::value::Val;
 use cel::objects::{Key, Map as ValueMap};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -32,56 +34,132 @@ impl std::fmt::Display for EvalError {
     }
 }
 
-/// The values an event's expressions see that do not depend on the campaign, converted to CEL
-/// once per event and shared, by reference, by every campaign it is evaluated for.
+/// What an event's expressions see that does not depend on the campaign: the event, the
+/// customer and `now`, shared by reference by every campaign the event is evaluated for.
+///
+/// Expressions the fast path covers read the event's JSON in place; the CEL values the
+/// interpreter needs are built at most once per event, and only when some expression needs
+/// the interpreter.
 #[derive(Debug)]
-pub struct Bindings {
+pub struct Bindings<'a> {
+    event: Option<&'a Event>,
+    customer_id: &'a str,
+    profile: Option<&'a Customer>,
+    now: DateTime<Utc>,
+    cel: OnceCell<CelBindings>,
+}
+
+/// The interpreter's form of the bindings.
+#[derive(Debug)]
+struct CelBindings {
     event: Box<dyn Val>,
     customer: Box<dyn Val>,
     now: Box<dyn Val>,
 }
 
-impl Bindings {
+impl<'a> Bindings<'a> {
     /// Binds `event` (attributes plus `id`, `type`, `customer_id`, `occurred_at`), `customer`
     /// (profile plus `id`, or just `id` without a profile) and `now` (the event's time).
-    pub fn new(event: &Event, customer: Option<&Customer>) -> Self {
-        let mut fields = object_vals(&event.attributes);
-        fields.insert(CelMapKey::from("id".to_owned()), str_val(&event.id));
-        fields.insert(CelMapKey::from("type".to_owned()), str_val(&event.kind));
-        let customer_id = str_val(&event.customer_id);
-        fields.insert(CelMapKey::from("customer_id".to_owned()), customer_id);
-        fields.insert(
-            CelMapKey::from("occurred_at".to_owned()),
-            time_val(event.occurred_at),
-        );
-        let mut profile = customer
-            .map(|c| object_vals(&c.attributes))
-            .unwrap_or_default();
-        profile.insert(
-            CelMapKey::from("id".to_owned()),
-            str_val(&event.customer_id),
-        );
+    pub fn new(event: &'a Event, customer: Option<&'a Customer>) -> Self {
         Bindings {
-            event: Box::new(CelMap::from(fields)),
-            customer: Box::new(CelMap::from(profile)),
-            now: time_val(event.occurred_at),
+            event: Some(event),
+            customer_id: &event.customer_id,
+            profile: customer,
+            now: event.occurred_at,
+            cel: OnceCell::new(),
         }
     }
-}
 
-impl Bindings {
     /// Binds what an audience sees outside of any event: `customer` (profile plus `id`) and
     /// `now`. `event` is an empty map, so a condition that reads it fails and counts as false.
-    pub fn for_customer(customer_id: &str, profile: Option<&Customer>, now: DateTime<Utc>) -> Self {
-        let mut fields = profile
-            .map(|c| object_vals(&c.attributes))
-            .unwrap_or_default();
-        fields.insert(CelMapKey::from("id".to_owned()), str_val(customer_id));
+    pub fn for_customer(
+        customer_id: &'a str,
+        profile: Option<&'a Customer>,
+        now: DateTime<Utc>,
+    ) -> Self {
         Bindings {
-            event: Box::new(CelMap::from(object_vals(&serde_json::Map::new()))),
-            customer: Box::new(CelMap::from(fields)),
-            now: time_val(now),
+            event: None,
+            customer_id,
+            profile,
+            now,
+            cel: OnceCell::new(),
         }
+    }
+
+    pub(crate) fn facts(&self, progress: ProgressView) -> Facts<'a> {
+        Facts {
+            event: self.event,
+            customer_id: self.customer_id,
+            profile: self.profile,
+            progress,
+        }
+    }
+
+    /// The interpreter's values, built on first use.
+    fn cel(&self) -> &CelBindings {
+        self.cel.get_or_init(|| {
+            let event = match self.event {
+                Some(event) => {
+                    let mut fields = object_vals(&event.attributes);
+                    fields.insert(CelMapKey::from("id".to_owned()), str_val(&event.id));
+                    fields.insert(CelMapKey::from("type".to_owned()), str_val(&event.kind));
+                    let customer_id = str_val(&event.customer_id);
+                    fields.insert(CelMapKey::from("customer_id".to_owned()), customer_id);
+                    fields.insert(
+                        CelMapKey::from("occurred_at".to_owned()),
+                        time_val(event.occurred_at),
+                    );
+                    fields
+                }
+                None => HashMap::new(),
+            };
+            let mut profile = self
+                .profile
+                .map(|c| object_vals(&c.attributes))
+                .unwrap_or_default();
+            profile.insert(CelMapKey::from("id".to_owned()), str_val(self.customer_id));
+            CelBindings {
+                event: Box::new(CelMap::from(event)),
+                customer: Box::new(CelMap::from(profile)),
+                now: time_val(self.now),
+            }
+        })
+    }
+
+    /// Evaluates `e`: by the fast path when it is certain, by the interpreter otherwise.
+    /// An audience sees only `customer` and `now`.
+    pub(crate) fn evaluate(
+        &self,
+        e: &Expr,
+        progress: ProgressView,
+        audience: bool,
+    ) -> Result<CelValue, String> {
+        match e.fast(&self.facts(progress)) {
+            Some(value) => Ok(value.to_cel()),
+            None => self.interpret(e, progress, audience),
+        }
+    }
+
+    /// Evaluates `e` by the interpreter alone.
+    pub(crate) fn interpret(
+        &self,
+        e: &Expr,
+        progress: ProgressView,
+        audience: bool,
+    ) -> Result<CelValue, String> {
+        let cel = self.cel();
+        let vars = Variables::default()
+            .with("customer", cel.customer.as_ref())
+            .with("now", cel.now.as_ref());
+        if audience {
+            return e.evaluate(&vars);
+        }
+        let progress = progress_value(e, progress);
+        e.evaluate(
+            &vars
+                .with("event", cel.event.as_ref())
+                .with("progress", progress.as_ref()),
+        )
     }
 }
 
@@ -214,15 +292,10 @@ impl CompiledCampaign {
     }
 
     /// Whether the audience holds (true without one).
-    pub fn audience_holds(&self, b: &Bindings) -> Result<bool, EvalError> {
+    pub fn audience_holds(&self, b: &Bindings<'_>) -> Result<bool, EvalError> {
         match &self.audience {
             None => Ok(true),
-            Some(e) => {
-                let vars = Variables::default()
-                    .with("customer", b.customer.as_ref())
-                    .with("now", b.now.as_ref());
-                boolean("audience", e, &vars)
-            }
+            Some(e) => boolean("audience", b.evaluate(e, ProgressView::default(), true)),
         }
     }
 
@@ -230,26 +303,22 @@ impl CompiledCampaign {
     pub fn condition_holds(
         &self,
         i: usize,
-        b: &Bindings,
+        b: &Bindings<'_>,
         progress: ProgressView,
     ) -> Result<bool, EvalError> {
         let Some((path, e)) = self.conditions.get(i) else {
             return Ok(false);
         };
-        let progress = progress_value(e, progress);
-        boolean(path, e, &variables(b, progress.as_ref()))
+        boolean(path, b.evaluate(e, progress, false))
     }
 
     /// The goal's `value` for a sum (a number) or distinct (a scalar, as a key) goal.
-    pub fn goal_value(&self, b: &Bindings, progress: ProgressView) -> Result<GoalValue, EvalError> {
+    pub fn goal_value(&self, b: &Bindings<'_>, progress: ProgressView) -> Result<GoalValue, EvalError> {
         let path = "goal.value";
         let Some(e) = &self.value else {
             return Err(error(path, "this goal has no value"));
         };
-        let progress = progress_value(e, progress);
-        let value = e
-            .evaluate(&variables(b, progress.as_ref()))
-            .map_err(|m| error(path, m))?;
+        let value = b.evaluate(e, progress, false).map_err(|m| error(path, m))?;
         GoalValue::from_cel(value).map_err(|m| error(path, m))
     }
 
@@ -258,7 +327,7 @@ impl CompiledCampaign {
     pub fn reward_amount(
         &self,
         i: usize,
-        b: &Bindings,
+        b: &Bindings<'_>,
         progress: ProgressView,
     ) -> Result<Amount, EvalError> {
         let path = join(&index("rewards", i), "amount_expr");
@@ -268,10 +337,7 @@ impl CompiledCampaign {
         let Some(Some(e)) = self.amounts.get(i) else {
             return Err(error(&path, "this reward has no amount"));
         };
-        let progress = progress_value(e, progress);
-        let value = e
-            .evaluate(&variables(b, progress.as_ref()))
-            .map_err(|m| error(&path, m))?;
+        let value = b.evaluate(e, progress, false).map_err(|m| error(&path, m))?;
         let x = match value {
             CelValue::Int(i) => i as f64,
             CelValue::UInt(u) => u as f64,
@@ -346,21 +412,13 @@ fn progress_value(e: &Expr, progress: ProgressView) -> Box<dyn Val> {
     }
 }
 
-fn variables<'a>(b: &'a Bindings, progress: &'a dyn Val) -> Variables<'a> {
-    Variables::default()
-        .with("event", b.event.as_ref())
-        .with("customer", b.customer.as_ref())
-        .with("progress", progress)
-        .with("now", b.now.as_ref())
-}
-
 /// A value in the interpreter's own form; built only from JSON data, which always converts.
 fn to_val(value: CelValue) -> Box<dyn Val> {
     Box::<dyn Val>::try_from(value).unwrap_or_else(|_| Box::new(CelNull))
 }
 
-fn boolean(path: &str, e: &Expr, vars: &Variables<'_>) -> Result<bool, EvalError> {
-    match e.evaluate(vars) {
+fn boolean(path: &str, value: Result<CelValue, String>) -> Result<bool, EvalError> {
+    match value {
         Ok(CelValue::Bool(b)) => Ok(b),
         Ok(other) => Err(error(
             path,

@@ -151,6 +151,23 @@ impl Event {
     }
 }
 
+/// Counts the bytes written to it, and refuses any past [`MAX_ATTRIBUTES_BYTES`].
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        if self.0 > MAX_ATTRIBUTES_BYTES {
+            return Err(std::io::Error::other("too large"));
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Bounds an attributes object's depth and serialized size, walking it without recursion.
 pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), EventError> {
     let mut stack: Vec<(&Value, usize)> = attributes.values().map(|v| (v, 2)).collect();
@@ -168,11 +185,12 @@ pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), EventErro
         }
         stack.extend(children.map(|c| (c, depth + 1)));
     }
-    let size = serde_json::to_vec(attributes).map_or(usize::MAX, |v| v.len());
-    if size > MAX_ATTRIBUTES_BYTES {
+    // Counted as written, without building the text; writing stops past the limit.
+    let mut size = Counter(0);
+    if serde_json::to_writer(&mut size, attributes).is_err() || size.0 > MAX_ATTRIBUTES_BYTES {
         return Err(EventError::new(
             "attributes",
-            format!("is {size} bytes; the limit is {MAX_ATTRIBUTES_BYTES}"),
+            format!("is more than {MAX_ATTRIBUTES_BYTES} bytes as JSON, the limit"),
         ));
     }
     Ok(())
@@ -245,5 +263,10 @@ mod tests {
         assert!(err.reason.contains("deeper"), "{err}");
         let big = json!({"blob": "x".repeat(MAX_ATTRIBUTES_BYTES)});
         assert!(event(base(big)).unwrap_err().reason.contains("limit"));
+        // `{"blob":""}` is 11 bytes: the limit itself is accepted, one byte more is not.
+        let exact = json!({"blob": "x".repeat(MAX_ATTRIBUTES_BYTES - 11)});
+        assert!(event(base(exact)).is_ok());
+        let over = json!({"blob": "x".repeat(MAX_ATTRIBUTES_BYTES - 10)});
+        assert!(event(base(over)).is_err());
     }
 }

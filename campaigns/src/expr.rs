@@ -17,6 +17,7 @@
 //! instead of running ten million.
 
 use crate::diagnostic::Position;
+use crate::fast::{Facts, Fast, Scalar};
 use cel::ExecutionError;
 use cel::common::ast::{CallExpr, EntryExpr, Expr as Node, IdedExpr, LiteralValue};
 use cel::common::types::{LIST_TYPE, MAP_TYPE};
@@ -204,6 +205,8 @@ pub struct Expr {
     bounded: Option<Arc<IdedExpr>>,
     /// The surface variables the expression mentions; only those are bound to evaluate it.
     uses: Vec<&'static str>,
+    /// The fast path, when some of the expression is covered by it.
+    fast: Option<Arc<Fast>>,
 }
 
 impl Expr {
@@ -215,6 +218,7 @@ impl Expr {
         Ok(Expr {
             source: source.into(),
             bounded: bounded(program.expression()).map(Arc::new),
+            fast: Fast::compile(program.expression()).map(Arc::new),
             program: Arc::new(program),
             uses,
         })
@@ -241,6 +245,17 @@ impl Expr {
             Node::Literal(l) => Some(l),
             _ => None,
         }
+    }
+
+    /// The value by the fast path, when it is certain (see [`crate::fast`]); `None` means the
+    /// interpreter must decide.
+    pub(crate) fn fast<'a>(&'a self, facts: &Facts<'a>) -> Option<Scalar<'a>> {
+        self.fast.as_deref()?.evaluate(facts)
+    }
+
+    /// Whether the fast path covers any of the expression.
+    pub fn has_fast_path(&self) -> bool {
+        self.fast.is_some()
     }
 
     /// Evaluates with the given variables; a runtime error or panic becomes an error message.

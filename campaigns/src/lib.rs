@@ -19,6 +19,7 @@ mod diagnostic;
 mod duration;
 mod event;
 pub mod expr;
+mod fast;
 mod read;
 pub mod source;
 mod spec;

@@ -93,10 +93,8 @@ fn progress_holds_the_state() {
         cycle: 3,
         ..ProgressView::default()
     };
-    assert_eq!(
-        c.condition_holds(0, &Bindings::new(&event(json!({})), None), p),
-        Ok(true)
-    );
+    let e = event(json!({}));
+    assert_eq!(c.condition_holds(0, &Bindings::new(&e, None), p), Ok(true));
 }
 
 #[test]
@@ -105,7 +103,8 @@ fn goal_values_and_amounts() {
         "{kind: sum, target: 100, when: 'true', value: 'event.amount'}",
         "",
     );
-    let b = Bindings::new(&event(json!({"amount": 30})), None);
+    let e1 = event(json!({"amount": 30}));
+    let b = Bindings::new(&e1, None);
     assert_eq!(
         c.goal_value(&b, ProgressView::default()),
         Ok(GoalValue::Number(30.0))
@@ -114,7 +113,8 @@ fn goal_values_and_amounts() {
         "{kind: distinct, target: 3, when: 'true', value: 'event.category'}",
         "",
     );
-    let b = Bindings::new(&event(json!({"category": "shoes"})), None);
+    let e2 = event(json!({"category": "shoes"}));
+    let b = Bindings::new(&e2, None);
     assert_eq!(
         d.goal_value(&b, ProgressView::default()).unwrap().key(),
         "s:shoes"
@@ -124,7 +124,8 @@ fn goal_values_and_amounts() {
 
     let text = "key: k\nname: n\ngoal: {kind: count, target: 1, when: 'true'}\nrewards:\n  - {kind: points, amount_expr: 'int(event.amount) * 2 + progress.count'}\n  - {kind: badge, amount: 1}\n";
     let c = CompiledCampaign::compile(parse(text).unwrap()).unwrap();
-    let b = Bindings::new(&event(json!({"amount": 30.7})), None);
+    let e3 = event(json!({"amount": 30.7}));
+    let b = Bindings::new(&e3, None);
     let p = ProgressView {
         count: 1,
         cycle: 1,
@@ -132,7 +133,8 @@ fn goal_values_and_amounts() {
     };
     assert_eq!(c.reward_amount(0, &b, p).unwrap().get(), 61.0);
     assert_eq!(c.reward_amount(1, &b, p).unwrap().get(), 1.0);
-    let b = Bindings::new(&event(json!({})), None);
+    let e4 = event(json!({}));
+    let b = Bindings::new(&e4, None);
     assert_eq!(
         c.reward_amount(0, &b, p).unwrap_err().path,
         "rewards[0].amount_expr"

@@ -156,11 +156,14 @@ fn the_deepest_accepted_expressions_evaluate_on_a_small_stack() {
             "rewards": [{"kind": "points", "amount": 1}]});
         let campaign =
             CompiledCampaign::compile(campaigns::CampaignSpec::from_value(&spec).unwrap()).unwrap();
-        let bindings = Bindings::new(&event, None);
+        let event = event.clone();
         // A quarter of the 2 MiB a tokio worker or test thread has.
         let result = std::thread::Builder::new()
             .stack_size(512 * 1024)
-            .spawn(move || campaign.condition_holds(0, &bindings, ProgressView::default()))
+            .spawn(move || {
+                let bindings = Bindings::new(&event, None);
+                campaign.condition_holds(0, &bindings, ProgressView::default())
+            })
             .unwrap()
             .join()
             .unwrap();

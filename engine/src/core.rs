@@ -117,7 +117,7 @@ impl Evaluation {
 /// then no longer applies.
 pub fn evaluate(
     campaign: &CompiledCampaign,
-    bindings: &Bindings,
+    bindings: &Bindings<'_>,
     event: &Event,
     state: Option<&CampaignState>,
     budget_exhausted: bool,
@@ -328,7 +328,7 @@ enum Advance {
 
 struct Stepper<'a> {
     campaign: &'a CompiledCampaign,
-    bindings: &'a Bindings,
+    bindings: &'a Bindings<'a>,
     t: i64,
     /// The window, in microseconds.
     w: Option<i64>,

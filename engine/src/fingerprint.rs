@@ -8,20 +8,18 @@
 use campaigns::Event;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::io::Write;
 
-/// SHA-256 of the event's canonical content.
+/// SHA-256 of the event's canonical content, hashed as it is written: nothing is allocated.
 pub fn fingerprint(event: &Event) -> [u8; 32] {
-    let mut out = String::with_capacity(128);
-    out.push_str(&event.customer_id.len().to_string());
-    out.push(':');
-    out.push_str(&event.customer_id);
-    out.push_str(&event.kind.len().to_string());
-    out.push(':');
-    out.push_str(&event.kind);
-    out.push_str(&event.occurred_at.timestamp_micros().to_string());
-    out.push('|');
+    let mut out = Hashing(Sha256::new());
+    for part in [&event.customer_id, &event.kind] {
+        // Writing to a hasher cannot fail.
+        let _ = write!(out, "{}:{part}", part.len());
+    }
+    let _ = write!(out, "{}|", event.occurred_at.timestamp_micros());
     canonical_object(&event.attributes, &mut out);
-    Sha256::digest(out.as_bytes()).into()
+    out.0.finalize().into()
 }
 
 /// A fingerprint as lowercase hex, for storage.
@@ -35,36 +33,52 @@ pub fn to_hex(fingerprint: &[u8; 32]) -> String {
     hex
 }
 
-fn canonical_object(map: &serde_json::Map<String, Value>, out: &mut String) {
+/// Feeds everything written to it to the hash.
+struct Hashing(Sha256);
+
+impl Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn canonical_object(map: &serde_json::Map<String, Value>, out: &mut Hashing) {
     let mut keys: Vec<&String> = map.keys().collect();
     keys.sort();
-    out.push('{');
+    out.0.update(b"{");
     for (i, k) in keys.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.0.update(b",");
         }
-        out.push_str(&Value::String(k.clone()).to_string());
-        out.push(':');
+        let _ = serde_json::to_writer(&mut *out, k);
+        out.0.update(b":");
         canonical(&map[k], out);
     }
-    out.push('}');
+    out.0.update(b"}");
 }
 
 /// Canonical JSON: sorted keys, no whitespace. Depth is bounded by event validation.
-fn canonical(value: &Value, out: &mut String) {
+fn canonical(value: &Value, out: &mut Hashing) {
     match value {
         Value::Object(map) => canonical_object(map, out),
         Value::Array(items) => {
-            out.push('[');
+            out.0.update(b"[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.0.update(b",");
                 }
                 canonical(item, out);
             }
-            out.push(']');
+            out.0.update(b"]");
         }
-        other => out.push_str(&other.to_string()),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
     }
 }
 
@@ -90,6 +104,20 @@ mod tests {
             hex.bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         );
+    }
+
+    /// The old code's fingerprint of the event below (it built the canonical text as a string,
+    /// `3:c-115:order.completed1796119200500000|{"a":{"k":-3},"n":1e+300,...}`, then hashed it).
+    const PINNED: &str = "81d309fd4a14e43777dbf2b816ba6019aed622c02d96b55fc5a8230887683329";
+
+    /// Fingerprints are stored: the canonical form must never change, or redelivered events
+    /// would turn into conflicts after an upgrade.
+    #[test]
+    fn the_canonical_form_is_stable() {
+        let e = event(json!({"id": "e1", "customer_id": "c-1", "type": "order.completed",
+            "occurred_at": "2026-12-01T10:00:00.5Z",
+            "attributes": {"z": [1, 2.5, "é\"x", null, true], "a": {"k": -3}, "n": 1e300}}));
+        assert_eq!(to_hex(&fingerprint(&e)), PINNED);
     }
 
     #[test]

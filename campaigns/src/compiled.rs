@@ -313,7 +313,11 @@ impl CompiledCampaign {
     }
 
     /// The goal's `value` for a sum (a number) or distinct (a scalar, as a key) goal.
-    pub fn goal_value(&self, b: &Bindings<'_>, progress: ProgressView) -> Result<GoalValue, EvalError> {
+    pub fn goal_value(
+        &self,
+        b: &Bindings<'_>,
+        progress: ProgressView,
+    ) -> Result<GoalValue, EvalError> {
         let path = "goal.value";
         let Some(e) = &self.value else {
             return Err(error(path, "this goal has no value"));
@@ -337,7 +341,9 @@ impl CompiledCampaign {
         let Some(Some(e)) = self.amounts.get(i) else {
             return Err(error(&path, "this reward has no amount"));
         };
-        let value = b.evaluate(e, progress, false).map_err(|m| error(&path, m))?;
+        let value = b
+            .evaluate(e, progress, false)
+            .map_err(|m| error(&path, m))?;
         let x = match value {
             CelValue::Int(i) => i as f64,
             CelValue::UInt(u) => u as f64,

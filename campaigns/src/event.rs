@@ -131,8 +131,11 @@ impl Event {
             ("customer_id", &self.customer_id),
             ("type", &self.kind),
         ] {
-            let chars = value.chars().count();
-            if chars == 0 || chars > MAX_ID_CHARS {
+            // A text of at most MAX_ID_CHARS bytes has at most as many characters: characters
+            // are counted only for longer ones.
+            let too_long = value.len() > MAX_ID_CHARS && value.chars().count() > MAX_ID_CHARS;
+            if value.is_empty() || too_long {
+                let chars = value.chars().count();
                 return Err(EventError::new(
                     field,
                     format!("must be 1 to {MAX_ID_CHARS} characters, not {chars}"),

@@ -218,7 +218,9 @@ impl Fast {
     /// A comparison or string test with an uncovered operand is uncovered as a whole.
     fn or_slow(self) -> Fast {
         match &self {
-            Fast::Compare(_, a, b) | Fast::Text(_, a, b) if a.is_slow() || b.is_slow() => Fast::Slow,
+            Fast::Compare(_, a, b) | Fast::Text(_, a, b) if a.is_slow() || b.is_slow() => {
+                Fast::Slow
+            }
             _ => self,
         }
     }

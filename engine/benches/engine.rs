@@ -1,12 +1,16 @@
 //! Events per second through the in-memory processor: 50 campaigns over 10 event types and
 //! 10,000 customers (issue 3's benchmark).
 //!
-//! Run: `cargo bench -p engine --bench engine`
+//! Run: `cargo bench -p engine --bench engine`. It runs with the allocator the `offerflow`
+//! binary uses (mimalloc); remove the `#[global_allocator]` below to measure the system's.
 
 use campaigns::{CompiledCampaign, Event};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use engine::MemoryProcessor;
 use serde_json::json;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CUSTOMERS: u64 = 10_000;
 const TYPES: u64 = 10;

@@ -30,8 +30,8 @@ pub enum Status {
 /// What an event did to one campaign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignOutcome {
-    /// Campaign key.
-    pub campaign: String,
+    /// Campaign key (shared with the campaign set: no copy per event).
+    pub campaign: Arc<str>,
     /// What happened.
     pub outcome: Outcome,
     /// Expressions that failed on this event (each counted as false).
@@ -92,6 +92,7 @@ impl EventResult {
 #[derive(Debug, Clone)]
 pub struct CampaignSet {
     campaigns: Vec<Arc<CompiledCampaign>>,
+    keys: Vec<Arc<str>>,
     by_type: HashMap<String, Vec<usize>>,
     any_type: Vec<usize>,
     all: Vec<usize>,
@@ -116,6 +117,10 @@ impl CampaignSet {
         }
         CampaignSet {
             all: (0..campaigns.len()).collect(),
+            keys: campaigns
+                .iter()
+                .map(|c| Arc::from(c.spec().key.as_str()))
+                .collect(),
             campaigns,
             by_type,
             any_type,
@@ -178,7 +183,7 @@ impl CampaignSet {
         for (i, e) in evaluations {
             result.rewards.extend(e.rewards.iter().cloned());
             result.outcomes.push(CampaignOutcome {
-                campaign: self.campaigns[*i].spec().key.clone(),
+                campaign: Arc::clone(&self.keys[*i]),
                 outcome: e.outcome,
                 errors: e.errors.clone(),
             });

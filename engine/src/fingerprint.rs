@@ -114,9 +114,11 @@ mod tests {
     /// would turn into conflicts after an upgrade.
     #[test]
     fn the_canonical_form_is_stable() {
-        let e = event(json!({"id": "e1", "customer_id": "c-1", "type": "order.completed",
+        let e = event(
+            json!({"id": "e1", "customer_id": "c-1", "type": "order.completed",
             "occurred_at": "2026-12-01T10:00:00.5Z",
-            "attributes": {"z": [1, 2.5, "é\"x", null, true], "a": {"k": -3}, "n": 1e300}}));
+            "attributes": {"z": [1, 2.5, "é\"x", null, true], "a": {"k": -3}, "n": 1e300}}),
+        );
         assert_eq!(to_hex(&fingerprint(&e)), PINNED);
     }
 

@@ -40,5 +40,5 @@ pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, Pipelin
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};
 pub use store::{
     AuditEntry, CacheStats, CampaignRecord, CampaignStatus, CampaignVersion, LedgerEntry,
-    OFFER_CAMPAIGNS_TTL, OfferCampaign, Store, Transition,
+    OFFER_CAMPAIGNS_TTL, OfferCampaign, Prepared, Store, Transition,
 };

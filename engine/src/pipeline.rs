@@ -4,12 +4,12 @@
 
 use crate::apply::EventResult;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Prepared, Store};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// How the pipeline groups events.
@@ -60,14 +60,22 @@ pub struct BatchReport {
 /// Called after every batch, on the pipeline's task: keep it quick.
 pub type BatchObserver = Arc<dyn Fn(BatchReport) + Send + Sync>;
 
+/// One caller's events (at most `max_batch`), read before they reach the worker, and where
+/// their results go.
 struct Job {
-    event: Value,
-    reply: oneshot::Sender<std::result::Result<EventResult, String>>,
+    events: Prepared,
+    reply: oneshot::Sender<std::result::Result<Vec<EventResult>, String>>,
+    /// The job's room in the queue, one permit per event, given back when a batch takes it.
+    _room: OwnedSemaphorePermit,
 }
 
 /// A running pipeline in front of a [`Store`].
 #[derive(Debug)]
 pub struct Pipeline {
+    /// Most events in one job: `max_batch`, and never more than the queue holds.
+    max_batch: usize,
+    /// Room for events in the queue.
+    room: Arc<Semaphore>,
     /// `None` once shut down.
     sender: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
     worker: tokio::sync::Mutex<Option<JoinHandle<()>>>,
@@ -86,10 +94,13 @@ impl Pipeline {
         config: PipelineConfig,
         observer: Option<BatchObserver>,
     ) -> Pipeline {
+        // Every job holds at least one event, so the channel never bounds before `room` does.
         let (sender, receiver) = mpsc::channel(config.queue.max(1));
         let stats = Arc::new(PipelineStats::default());
         let worker = tokio::spawn(run(store, config, receiver, Arc::clone(&stats), observer));
         Pipeline {
+            max_batch: config.max_batch.max(1).min(config.queue.max(1)),
+            room: Arc::new(Semaphore::new(config.queue.max(1))),
             sender: std::sync::Mutex::new(Some(sender)),
             worker: tokio::sync::Mutex::new(Some(worker)),
             stats,
@@ -97,6 +108,8 @@ impl Pipeline {
     }
 
     /// Submits events, in order, and waits for their results (each after its batch commits).
+    /// The events are read and fingerprinted here, on the caller's task, so that callers do
+    /// that work in parallel and the worker only applies and writes.
     pub async fn submit(&self, events: Vec<Value>) -> Result<Vec<EventResult>> {
         let sender = self
             .sender
@@ -104,20 +117,30 @@ impl Pipeline {
             .map_err(|_| Error::Stopped)?
             .clone()
             .ok_or(Error::Stopped)?;
-        let mut replies = Vec::with_capacity(events.len());
-        for event in events {
+        let mut replies = Vec::new();
+        for chunk in events.chunks(self.max_batch) {
             let (reply, answer) = oneshot::channel();
+            let events = Prepared::new(chunk);
+            let n = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+            let room = Arc::clone(&self.room)
+                .acquire_many_owned(n)
+                .await
+                .map_err(|_| Error::Stopped)?;
             sender
-                .send(Job { event, reply })
+                .send(Job {
+                    events,
+                    reply,
+                    _room: room,
+                })
                 .await
                 .map_err(|_| Error::Stopped)?;
             replies.push(answer);
         }
         drop(sender);
-        let mut results = Vec::with_capacity(replies.len());
+        let mut results = Vec::with_capacity(events.len());
         for answer in replies {
             match answer.await {
-                Ok(Ok(result)) => results.push(result),
+                Ok(Ok(batch)) => results.extend(batch),
                 Ok(Err(message)) => {
                     return Err(Error::Db(sea_orm::DbErr::Custom(message)));
                 }
@@ -152,42 +175,67 @@ async fn run(
     observer: Option<BatchObserver>,
 ) {
     let max_batch = config.max_batch.max(1);
-    while let Some(first) = receiver.recv().await {
+    // A job received that did not fit in the batch before: it starts the next one.
+    let mut held: Option<Job> = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match receiver.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        let mut size = first.events.len();
         let mut jobs = vec![first];
         let deadline = tokio::time::Instant::now() + config.max_wait;
-        while jobs.len() < max_batch {
+        while size < max_batch {
             match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(job)) => jobs.push(job),
+                Ok(Some(job)) if size + job.events.len() > max_batch => {
+                    held = Some(job);
+                    break;
+                }
+                Ok(Some(job)) => {
+                    size += job.events.len();
+                    jobs.push(job);
+                }
                 // The wait is over, or every sender is gone: commit what we have.
                 Ok(None) | Err(_) => break,
             }
         }
-        let events: Vec<Value> = jobs.iter().map(|j| j.event.clone()).collect();
+        let mut events = Prepared::default();
+        let mut sizes = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            sizes.push(job.events.len());
+            events.append(job.events);
+            replies.push(job.reply);
+        }
         let started = std::time::Instant::now();
-        let outcome = store.process_batch(&events).await;
+        let outcome = store.process_prepared(&events).await;
         if let Some(observe) = &observer {
             observe(BatchReport {
-                events: events.len(),
+                events: size,
                 elapsed: started.elapsed(),
                 committed: outcome.is_ok(),
             });
         }
         match outcome {
             Ok(results) => {
-                let n = jobs.len() as u64;
+                let n = size as u64;
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats.events.fetch_add(n, Ordering::Relaxed);
                 stats.largest_batch.fetch_max(n, Ordering::Relaxed);
-                for (job, result) in jobs.into_iter().zip(results) {
-                    let _ = job.reply.send(Ok(result));
+                let mut results = results.into_iter();
+                for (reply, n) in replies.into_iter().zip(sizes) {
+                    let _ = reply.send(Ok(results.by_ref().take(n).collect()));
                 }
             }
             Err(e) => {
                 stats.failed_batches.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, events = jobs.len(), "a batch failed; nothing of it was kept");
+                tracing::error!(error = %e, events = size, "a batch failed; nothing of it was kept");
                 let message = e.to_string();
-                for job in jobs {
-                    let _ = job.reply.send(Err(message.clone()));
+                for reply in replies {
+                    let _ = reply.send(Err(message.clone()));
                 }
             }
         }

@@ -731,7 +731,7 @@ proptest! {
             prop_assert_eq!(&a.rewards, &b.rewards, "{:?}", ev);
             // The full evaluation lists every campaign, in order. The indexed one lists the
             // same outcomes, except for campaigns the index skipped, which it leaves out.
-            let keys: Vec<String> = b.outcomes.iter().map(|y| y.campaign.clone()).collect();
+            let keys: Vec<String> = b.outcomes.iter().map(|y| y.campaign.to_string()).collect();
             prop_assert_eq!(&keys, &keys_in_order);
             let mut listed = a.outcomes.iter().peekable();
             for (y, types) in b.outcomes.iter().zip(&pinned) {

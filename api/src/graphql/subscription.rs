@@ -76,7 +76,7 @@ async fn update(app: &App, committed: &Arc<Committed>) -> Option<OfferUpdate> {
         .outcomes
         .iter()
         .filter(|o| matches!(o.outcome, Outcome::Progressed | Outcome::Completed { .. }))
-        .map(|o| o.campaign.clone())
+        .map(|o| o.campaign.to_string())
         .collect();
     if moved.is_empty() {
         return None;

@@ -474,7 +474,7 @@ impl From<&DomainOutcome> for CampaignOutcome {
             Outcome::Completed { cycle } => (OutcomeKind::Completed, None, Some(i64::from(cycle))),
         };
         CampaignOutcome {
-            campaign: o.campaign.clone(),
+            campaign: o.campaign.to_string(),
             result,
             reason,
             cycle,

@@ -1,7 +1,7 @@
 //! Running a fixture through the real engine and storage, and comparing with its expectation.
 
 use super::fixture::{Events, ExpectedReward, Fixture, FixtureError};
-use engine::{Reward, Status, Store};
+use engine::{Prepared, Reward, Status, Store};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -159,45 +159,95 @@ pub async fn replay(
         store.upsert_customer(customer).await?;
     }
     let mut tally = Tally::new(fixture);
-    match &fixture.events {
+    // A reader thread reads, parses and fingerprints the next chunks while this task applies
+    // and writes the current one: the two halves of the work run on both cores.
+    let (sender, mut chunks) = tokio::sync::mpsc::channel(READ_AHEAD);
+    let events = fixture.events.clone();
+    let reader = std::thread::Builder::new()
+        .name("replay-reader".into())
+        .spawn(move || read_chunks(&events, &sender))
+        .map_err(|e| {
+            ReplayError::Fixture(FixtureError {
+                file: String::new(),
+                line: None,
+                reason: format!("could not start reading the events: {e}"),
+            })
+        })?;
+    while let Some(chunk) = chunks.recv().await {
+        let (events, lines) = chunk?;
+        tally.batch(store, &events, lines).await?;
+        progress(tally.total);
+    }
+    let _ = reader.join();
+    Ok(tally.finish(fixture))
+}
+
+/// Chunks the reader may have ready ahead of the one being applied.
+const READ_AHEAD: usize = 2;
+
+/// One chunk of events, read and fingerprinted, with each event's line in its file.
+type Chunk = Result<(Prepared, Vec<u32>), ReplayError>;
+
+/// Reads `events` in chunks of [`REPLAY_BATCH`] and sends them in order; a line that is not
+/// JSON ends the stream with its error, after the chunks before it.
+fn read_chunks(events: &Events, sender: &tokio::sync::mpsc::Sender<Chunk>) {
+    let send = |values: &[Value], lines: Vec<u32>| {
+        sender
+            .blocking_send(Ok((Prepared::new(values), lines)))
+            .is_ok()
+    };
+    match events {
         Events::Inline(list) => {
             for chunk in list.chunks(REPLAY_BATCH) {
-                tally.batch(store, chunk.to_vec()).await?;
-                progress(tally.total);
+                let values: Vec<Value> = chunk.iter().map(|(v, _)| v.clone()).collect();
+                if !send(&values, chunk.iter().map(|(_, l)| *l).collect()) {
+                    return;
+                }
             }
         }
         Events::File(path) => {
             let file_name = path.display().to_string();
             let fail = |line: u32, reason: String| {
-                ReplayError::Fixture(FixtureError {
+                let error = ReplayError::Fixture(FixtureError {
                     file: file_name.clone(),
                     line: Some(line),
                     reason,
-                })
+                });
+                let _ = sender.blocking_send(Err(error));
             };
-            let reader = std::fs::File::open(path).map_err(|e| fail(0, e.to_string()))?;
-            let mut chunk = Vec::with_capacity(REPLAY_BATCH);
+            let reader = match std::fs::File::open(path) {
+                Ok(r) => r,
+                Err(e) => return fail(0, e.to_string()),
+            };
+            let mut values = Vec::with_capacity(REPLAY_BATCH);
+            let mut lines = Vec::with_capacity(REPLAY_BATCH);
             for (i, line) in std::io::BufReader::new(reader).lines().enumerate() {
                 let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                let line = line.map_err(|e| fail(number, e.to_string()))?;
+                let line = match line {
+                    Ok(l) => l,
+                    Err(e) => return fail(number, e.to_string()),
+                };
                 if line.trim().is_empty() {
                     continue;
                 }
-                let value: Value = serde_json::from_str(&line)
-                    .map_err(|e| fail(number, format!("not a JSON event: {e}")))?;
-                chunk.push((value, number));
-                if chunk.len() == REPLAY_BATCH {
-                    tally.batch(store, std::mem::take(&mut chunk)).await?;
-                    progress(tally.total);
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(value) => values.push(value),
+                    Err(e) => return fail(number, format!("not a JSON event: {e}")),
+                }
+                lines.push(number);
+                if values.len() == REPLAY_BATCH {
+                    let full = std::mem::replace(&mut lines, Vec::with_capacity(REPLAY_BATCH));
+                    if !send(&values, full) {
+                        return;
+                    }
+                    values.clear();
                 }
             }
-            if !chunk.is_empty() {
-                tally.batch(store, chunk).await?;
-                progress(tally.total);
+            if !values.is_empty() {
+                send(&values, lines);
             }
         }
     }
-    Ok(tally.finish(fixture))
 }
 
 /// What a replay has seen so far.
@@ -236,10 +286,13 @@ impl Tally {
         }
     }
 
-    async fn batch(&mut self, store: &Store, chunk: Vec<(Value, u32)>) -> Result<(), ReplayError> {
-        let lines: Vec<u32> = chunk.iter().map(|(_, l)| *l).collect();
-        let values: Vec<Value> = chunk.into_iter().map(|(v, _)| v).collect();
-        let results = store.process_batch(&values).await?;
+    async fn batch(
+        &mut self,
+        store: &Store,
+        events: &Prepared,
+        lines: Vec<u32>,
+    ) -> Result<(), ReplayError> {
+        let results = store.process_prepared(events).await?;
         for (result, line) in results.iter().zip(lines) {
             self.total += 1;
             match result.status {

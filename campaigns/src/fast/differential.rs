@@ -166,7 +166,9 @@ fn predicate(r: &mut Rng, depth: usize) -> String {
                 format!("{} {op} {}", value(r), value(r))
             }
             4 => {
-                let items: Vec<String> = (0..r.below(4)).map(|_| (*r.pick(LITERALS)).to_owned()).collect();
+                let items: Vec<String> = (0..r.below(4))
+                    .map(|_| (*r.pick(LITERALS)).to_owned())
+                    .collect();
                 format!("{} in [{}]", value(r), items.join(", "))
             }
             5 => format!("has({})", r.pick(&PATHS[..PATHS.len() - 1])),
@@ -179,8 +181,16 @@ fn predicate(r: &mut Rng, depth: usize) -> String {
         };
     }
     match r.below(3) {
-        0 => format!("({} && {})", predicate(r, depth - 1), predicate(r, depth - 1)),
-        1 => format!("({} || {})", predicate(r, depth - 1), predicate(r, depth - 1)),
+        0 => format!(
+            "({} && {})",
+            predicate(r, depth - 1),
+            predicate(r, depth - 1)
+        ),
+        1 => format!(
+            "({} || {})",
+            predicate(r, depth - 1),
+            predicate(r, depth - 1)
+        ),
         _ => format!("!({})", predicate(r, depth - 1)),
     }
 }
@@ -233,11 +243,19 @@ fn the_fast_path_agrees_with_the_interpreter() {
             _ => panic!("evaluated {evaluated:?}\n{}", context()),
         }
     }
-    eprintln!("{cases} expressions, {fast} decided by the fast path, {inferred} past uncovered operands or errors");
+    eprintln!(
+        "{cases} expressions, {fast} decided by the fast path, {inferred} past uncovered operands or errors"
+    );
     // The test means something only if it exercised the fast path broadly.
     assert!(cases > 30_000, "only {cases} expressions compiled");
-    assert!(fast * 3 > cases, "the fast path decided only {fast} of {cases}");
-    assert!(inferred > 500, "only {inferred} decisions past uncovered operands");
+    assert!(
+        fast * 3 > cases,
+        "the fast path decided only {fast} of {cases}"
+    );
+    assert!(
+        inferred > 500,
+        "only {inferred} decisions past uncovered operands"
+    );
 }
 
 #[test]
@@ -247,7 +265,12 @@ fn audiences_outside_an_event_agree_too() {
     for i in 0..5_000 {
         let source = format!(
             "{} {} {}",
-            r.pick(&["customer.tier", "customer.age", "customer.id", "customer.meta.source"]),
+            r.pick(&[
+                "customer.tier",
+                "customer.age",
+                "customer.id",
+                "customer.meta.source"
+            ]),
             r.pick(&["==", "!=", "<", ">="]),
             r.pick(LITERALS)
         );
@@ -278,6 +301,7 @@ fn common_campaign_conditions_take_the_fast_path() {
         let expr = Expr::compile(source, Scope::Event).expect("compiles");
         assert!(expr.has_fast_path(), "{source}");
     }
-    let uncovered = Expr::compile("event.items.exists(i, i.sku == \"x\")", Scope::Event).expect("compiles");
+    let uncovered =
+        Expr::compile("event.items.exists(i, i.sku == \"x\")", Scope::Event).expect("compiles");
     assert!(!uncovered.has_fast_path());
 }

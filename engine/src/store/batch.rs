@@ -71,35 +71,69 @@ fn is_contention(e: &DbErr) -> bool {
     .any(|needle| text.contains(needle))
 }
 
-/// One incoming event: read, or refused with field and reason.
+/// Events read and fingerprinted, ready for a batch: the work that needs no database, done by
+/// the caller (on its own task, in parallel with other callers) before the batch.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared(Vec<Incoming>);
+
+/// One incoming event: read with its fingerprint, or refused with field and reason.
 type Incoming = std::result::Result<(Event, String), Box<EventResult>>;
+
+impl Prepared {
+    /// Reads `events` (their JSON forms); invalid ones are kept as their refusals.
+    pub fn new(events: &[serde_json::Value]) -> Self {
+        Prepared(
+            events
+                .iter()
+                .map(|v| match Event::from_json(v) {
+                    Ok(e) => {
+                        let print = to_hex(&fingerprint(&e));
+                        Ok((e, print))
+                    }
+                    Err(error) => {
+                        let id = v.get("id").and_then(|i| i.as_str()).unwrap_or_default();
+                        Err(Box::new(EventResult::refused(
+                            id.to_owned(),
+                            Status::Rejected,
+                            error,
+                        )))
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Appends `other`'s events after these.
+    pub fn append(&mut self, mut other: Prepared) {
+        self.0.append(&mut other.0);
+    }
+}
 
 impl Store {
     /// Processes `events` (their JSON forms) in order, in one transaction, and returns each
     /// event's result once the transaction has committed. Invalid events are rejected one by
     /// one, with field and reason; the rest commit.
     pub async fn process_batch(&self, events: &[serde_json::Value]) -> Result<Vec<EventResult>> {
-        let incoming: Vec<Incoming> = events
-            .iter()
-            .map(|v| match Event::from_json(v) {
-                Ok(e) => {
-                    let print = to_hex(&fingerprint(&e));
-                    Ok((e, print))
-                }
-                Err(error) => {
-                    let id = v.get("id").and_then(|i| i.as_str()).unwrap_or_default();
-                    Err(Box::new(EventResult::refused(
-                        id.to_owned(),
-                        Status::Rejected,
-                        error,
-                    )))
-                }
-            })
-            .collect();
+        self.process_prepared(&Prepared::new(events)).await
+    }
+
+    /// [`Store::process_batch`] for events already read.
+    pub async fn process_prepared(&self, events: &Prepared) -> Result<Vec<EventResult>> {
+        let incoming = &events.0;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.attempt(&incoming).await {
+            match self.attempt(incoming).await {
                 Ok(results) => return Ok(results),
                 Err(Stop::Retry) if attempt < MAX_ATTEMPTS => {
                     // Back off a little, more each time, so contenders fall out of step.
@@ -184,29 +218,32 @@ impl Store {
         // version check on writes is not enough: an event that changes nothing writes nothing,
         // and a stale state can make an event look like one (a sequence step already taken, a
         // streak's period already counted), so the entry is checked before it is used.
+        //
+        // One row per customer is enough: (rows, sum of versions). A row's version only grows
+        // (every write is the version read plus one) and rows are never deleted, so the same
+        // count and the same sum mean the same rows at the same versions.
         let cached: Vec<String> = states.keys().cloned().collect();
-        let mut current: HashMap<String, HashMap<String, i64>> = HashMap::new();
+        let mut current: HashMap<String, (i64, i64)> = HashMap::new();
         for chunk in cached.chunks(500) {
-            let rows: Vec<(String, String, i64)> = progress::Entity::find()
+            let rows: Vec<(String, i64, i64)> = progress::Entity::find()
                 .select_only()
-                .columns([
-                    progress::Column::CustomerId,
-                    progress::Column::Campaign,
-                    progress::Column::Version,
-                ])
+                .column(progress::Column::CustomerId)
+                .column_as(Expr::cust("COUNT(*)"), "rows")
+                .column_as(Expr::cust("CAST(SUM(version) AS BIGINT)"), "versions")
                 .filter(progress::Column::CustomerId.is_in(chunk.iter().cloned()))
+                .group_by(progress::Column::CustomerId)
                 .into_tuple()
                 .all(&txn)
                 .await?;
-            for (c, campaign, version) in rows {
-                current.entry(c).or_default().insert(campaign, version);
+            for (c, rows, versions) in rows {
+                current.insert(c, (rows, versions));
             }
         }
         for c in cached {
-            let versions = current.remove(&c).unwrap_or_default();
             let held = &states[&c];
-            let fresh = held.len() == versions.len()
-                && held.iter().all(|(k, (v, _))| versions.get(k) == Some(v));
+            let rows = i64::try_from(held.len()).unwrap_or(i64::MAX);
+            let versions: i64 = held.values().map(|(v, _)| *v).sum();
+            let fresh = current.get(&c).copied().unwrap_or((0, 0)) == (rows, versions);
             if !fresh {
                 states.remove(&c);
                 self.progress.invalidate(&c);
@@ -265,7 +302,7 @@ impl Store {
             .collect();
         let mut dirty: HashSet<(String, String)> = HashSet::new();
         let mut batch_seen: HashMap<String, (String, Arc<EventResult>)> = HashMap::new();
-        let mut new_rows: Vec<(Event, String, Arc<EventResult>)> = Vec::new();
+        let mut new_rows: Vec<(&Event, &String, Arc<EventResult>)> = Vec::new();
         let mut results = Vec::with_capacity(incoming.len());
         for item in incoming {
             let (event, print) = match item {
@@ -319,7 +356,7 @@ impl Store {
                 }
             }
             batch_seen.insert(event.id.clone(), (print.clone(), Arc::clone(&result)));
-            new_rows.push((event.clone(), print.clone(), Arc::clone(&result)));
+            new_rows.push((event, print, Arc::clone(&result)));
             results.push(EventResult::clone(&result));
         }
 
@@ -338,7 +375,7 @@ impl Store {
         for (event, print, result) in &new_rows {
             inbox_rows.push(inbox::ActiveModel {
                 event_id: Set(event.id.clone()),
-                fingerprint: Set(print.clone()),
+                fingerprint: Set(String::clone(print)),
                 customer_id: Set(event.customer_id.clone()),
                 result: Set(serde_json::to_string(result.as_ref())?),
                 processed_at: Set(now),

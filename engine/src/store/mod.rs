@@ -29,6 +29,7 @@ mod batch;
 mod read;
 
 pub use authoring::{AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, Transition};
+pub use batch::Prepared;
 pub use read::{LedgerEntry, OFFER_CAMPAIGNS_TTL, OfferCampaign};
 
 use crate::apply::CampaignSet;

@@ -115,3 +115,38 @@ async fn shutdown_finishes_what_was_accepted() {
         .await;
     assert!(matches!(refused, Err(engine::Error::Stopped)));
 }
+
+#[tokio::test]
+async fn a_request_larger_than_the_queue_goes_through_in_order() {
+    let db = sqlite_memory().await;
+    db.store.install_campaign(&spec(EVERY_THIRD)).await.unwrap();
+    // The queue holds 3 events; one caller sends 10, another 2, at once.
+    let config = PipelineConfig {
+        max_batch: 5,
+        max_wait: Duration::from_millis(5),
+        queue: 3,
+    };
+    let pipeline = std::sync::Arc::new(Pipeline::start(db.store.clone(), config));
+    let send = |customer: &'static str, n: usize| {
+        let pipeline = std::sync::Arc::clone(&pipeline);
+        tokio::spawn(async move {
+            let events = (0..n)
+                .map(|i| {
+                    let id = format!("{customer}-{i}");
+                    event(&id, customer, "order", &format!("2026-12-01T10:{i:02}:00Z"))
+                })
+                .collect();
+            pipeline.submit(events).await.unwrap()
+        })
+    };
+    let (big, small) = (send("a", 10), send("b", 2));
+    let big = big.await.unwrap();
+    assert_eq!(small.await.unwrap().len(), 2);
+    let ids: Vec<&str> = big.iter().map(|r| r.event_id.as_str()).collect();
+    let expected: Vec<String> = (0..10).map(|i| format!("a-{i}")).collect();
+    assert_eq!(ids, expected);
+    let completed: Vec<usize> = (0..10).filter(|&i| !big[i].rewards.is_empty()).collect();
+    assert_eq!(completed, [2, 5, 8]);
+    assert!(pipeline.stats().largest_batch.load(Ordering::Relaxed) <= 5);
+    pipeline.shutdown().await;
+}

@@ -313,6 +313,8 @@ async fn metrics(
         ("compiled", "miss", &caches.compiled_misses),
         ("progress", "hit", &caches.progress_hits),
         ("progress", "miss", &caches.progress_misses),
+        ("view", "hit", &caches.view_hits),
+        ("view", "miss", &caches.view_misses),
     ] {
         text.push_str(&format!(
             "offerflow_cache_requests_total{{cache=\"{cache}\",result=\"{result}\"}} {}\n",

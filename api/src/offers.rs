@@ -4,17 +4,18 @@
 //! or ended campaign they already have progress or rewards in (so an offer does not vanish
 //! when a profile changes or a campaign ends). Paused, draft and archived campaigns are not
 //! shown. Offers come highest `priority` first, then by key.
+//!
+//! The profile, progress and rewards come from the customer's view ([`Store::customer_view`]):
+//! this node's ingestion and profile upserts show at once, other nodes' within
+//! [`engine::VIEW_TTL`]. Rewards shown per customer are the oldest [`VIEW_REWARDS`] at most
+//! (the paginated `rewards` list has them all).
 
 use crate::error::Result;
 use campaigns::{Bindings, CompiledCampaign};
 use chrono::{DateTime, Utc};
-use engine::{LedgerEntry, Offer, Store};
+use engine::{LedgerEntry, Offer, Store, VIEW_REWARDS};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Rewards read per customer for their offers at most, oldest first; past it, the newest are
-/// not shown in offers (the paginated `rewards` list has them all).
-const MAX_REWARDS_SHOWN: u64 = 10_000;
 
 /// One offer with what the customer earned from it.
 #[derive(Debug, Clone)]
@@ -42,24 +43,32 @@ pub async fn customer_offers(
     if campaigns.is_empty() {
         return Ok(Vec::new());
     }
-    let profile = store.customer(id).await?;
-    let mut states = store.customer_states(id).await?;
-    let mut earned: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
-    for entry in store
-        .customer_rewards(id, only, None, MAX_REWARDS_SHOWN)
-        .await?
-    {
+    let view = store.customer_view(id).await?;
+    // The view holds the oldest rewards of every campaign; past its cap, the campaigns asked
+    // for may have more among the first ones of their own.
+    let more;
+    let rewards = match only {
+        Some(keys) if !view.all_rewards() => {
+            more = store
+                .customer_rewards(id, Some(keys), None, VIEW_REWARDS)
+                .await?;
+            &more
+        }
+        _ => &view.rewards,
+    };
+    let mut earned: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();
+    for entry in rewards {
         earned
-            .entry(entry.reward.campaign.clone())
+            .entry(entry.reward.campaign.as_str())
             .or_default()
             .push(entry);
     }
-    let bindings = Bindings::for_customer(id, profile.as_ref(), at);
+    let bindings = Bindings::for_customer(id, view.profile.as_ref(), at);
     let mut offers = Vec::new();
     for c in campaigns {
         let spec = c.campaign.spec();
-        let state = states.remove(&spec.key);
-        let rewards = earned.remove(&spec.key).unwrap_or_default();
+        let state = view.states.get(&spec.key);
+        let rewards = earned.remove(spec.key.as_str()).unwrap_or_default();
         let involved = state.is_some() || !rewards.is_empty();
         let running = !c.facts.ended;
         let audience = match c.campaign.audience_holds(&bindings) {
@@ -72,11 +81,11 @@ pub async fn customer_offers(
         if !(involved || running && audience) {
             continue;
         }
-        let offer = engine::offer(&c.campaign, state.as_ref(), c.facts, at);
+        let offer = engine::offer(&c.campaign, state, c.facts, at);
         offers.push(CustomerOffer {
             campaign: Arc::clone(&c.campaign),
             offer,
-            rewards,
+            rewards: rewards.into_iter().cloned().collect(),
         });
     }
     offers.sort_by(|a, b| {

@@ -10,7 +10,7 @@
 use crate::app::App;
 use crate::auth::{Access, Principal};
 use crate::error::ApiError;
-use crate::graphql::{self, OfferflowSchema};
+use crate::graphql::{self, Documents, OfferflowSchema};
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::body::Bytes;
@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 struct Shared {
     app: App,
     schema: OfferflowSchema,
+    documents: Documents,
 }
 
 /// Every route, serving `app`.
@@ -40,6 +41,7 @@ pub fn router(app: App) -> Router {
     let limit = app.config().max_body_bytes;
     let shared = Shared {
         schema: graphql::schema(app.clone()),
+        documents: Documents::default(),
         app,
     };
     Router::new()
@@ -205,7 +207,7 @@ async fn graphql_post(
         Ok(b) => b,
         Err(r) => return body_error(r).into_response(),
     };
-    let request: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
+    let mut request: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             let error = ApiError::bad("body", format!("not a GraphQL request: {e}"));
@@ -228,6 +230,7 @@ async fn graphql_post(
         ))
         .into_response();
     }
+    request.iter_mut().for_each(|r| shared.documents.attach(r));
     let response = shared.schema.execute_batch(request.data(principal)).await;
     count_refusals(&shared.app, &response);
     GraphQLResponse::from(response).into_response()
@@ -313,6 +316,8 @@ async fn metrics(
         ("compiled", "miss", &caches.compiled_misses),
         ("progress", "hit", &caches.progress_hits),
         ("progress", "miss", &caches.progress_misses),
+        ("view", "hit", &caches.view_hits),
+        ("view", "miss", &caches.view_misses),
     ] {
         text.push_str(&format!(
             "offerflow_cache_requests_total{{cache=\"{cache}\",result=\"{result}\"}} {}\n",

@@ -39,6 +39,7 @@ pub use offer::{CampaignFacts, Offer, OfferProgress, OfferStatus, offer, progres
 pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, PipelineStats};
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};
 pub use store::{
-    AuditEntry, CacheStats, CampaignRecord, CampaignStatus, CampaignVersion, LedgerEntry,
-    OFFER_CAMPAIGNS_TTL, OfferCampaign, Prepared, Store, Transition,
+    AuditEntry, CacheStats, CampaignRecord, CampaignStatus, CampaignVersion, CustomerView,
+    LedgerEntry, OFFER_CAMPAIGNS_TTL, OfferCampaign, Prepared, Store, Transition, VIEW_REWARDS,
+    VIEW_TTL,
 };

@@ -3,6 +3,7 @@
 //! this schema's SDL, printed by `offerflow schema`.
 
 mod access;
+mod documents;
 mod inputs;
 mod limits;
 mod mutation;
@@ -11,6 +12,7 @@ mod simulate;
 mod subscription;
 mod types;
 
+pub use documents::Documents;
 pub use mutation::Mutation;
 pub use query::{MAX_PAGE, Query};
 pub use subscription::Subscription;

@@ -186,20 +186,20 @@ async fn shutdown_finishes_the_batch_in_flight() {
     assert!(kept.is_some(), "the batch in flight was committed");
 }
 
-#[tokio::test]
-async fn deep_queries_many_aliases_and_introspection() {
-    let server = TestServer::start("sqlite", |_| {}).await;
-    // Fifty levels deep: refused before it runs.
+/// A query fifty levels deep.
+fn deep_query() -> String {
     let mut deep = String::from("name");
     for _ in 0..49 {
         deep = format!("ofType {{ {deep} }}");
     }
-    let e = server
-        .error(
-            &format!("{{ __type(name: \"Query\") {{ {deep} }} }}"),
-            json!({}),
-        )
-        .await;
+    format!("{{ __type(name: \"Query\") {{ {deep} }} }}")
+}
+
+#[tokio::test]
+async fn deep_queries_many_aliases_and_introspection() {
+    let server = TestServer::start("sqlite", |_| {}).await;
+    // Fifty levels deep: refused before it runs.
+    let e = server.error(&deep_query(), json!({})).await;
     let message = e["message"].as_str().unwrap();
     assert!(
         message.contains("nested too deep") || message.contains("recursion"),
@@ -277,5 +277,40 @@ async fn an_over_rate_client_gets_429_with_retry_after() {
         .post_as(Some(&other), "/graphql", "application/json", query.to_vec())
         .await;
     assert_eq!(status, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_query_meets_every_check_again() {
+    // The second sending of each text reuses its parsed document: the limits, validation
+    // and parse errors must answer as they did the first time.
+    let server = TestServer::start("sqlite", |_| {}).await;
+    let deep = deep_query();
+    let aliases: String = (0..31).map(|i| format!("a{i}: __typename ")).collect();
+    let aliases = format!("{{ {aliases} }}");
+    for round in 0..2 {
+        let e = server.error(&deep, json!({})).await;
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.contains("nested too deep") || message.contains("recursion"),
+            "round {round}: {e}"
+        );
+        let e = server.error(&aliases, json!({})).await;
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains("31 aliases"), "round {round}: {e}");
+        let e = server.error("{ campaigns { nope } }", json!({})).await;
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains("nope"), "round {round}: {e}");
+        let e = server.error("{ campaigns { ", json!({})).await;
+        assert!(e["message"].is_string(), "round {round}: {e}");
+        let query = "query($id: String!) { customer(id: $id) { id } }";
+        let e = server.error(query, json!({})).await;
+        assert!(
+            e["message"].is_string(),
+            "round {round}: a variable is missing: {e}"
+        );
+        let data = server.data(query, json!({"id": format!("c{round}")})).await;
+        assert_eq!(data["customer"]["id"], format!("c{round}"));
+    }
     server.stop().await;
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod common;
 mod contract;
+mod freshness;
 mod journey;
 mod limits;
 mod metrics;

@@ -387,6 +387,7 @@ impl Store {
                 .await?;
         }
         txn.commit().await?;
+        self.forget_views(&customers);
 
         // Write through: the cache now holds what the database holds, versions included.
         for customer_id in dirty.iter().map(|(c, _)| c).collect::<HashSet<_>>() {

@@ -27,10 +27,12 @@
 mod authoring;
 mod batch;
 mod read;
+mod view;
 
 pub use authoring::{AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, Transition};
 pub use batch::Prepared;
 pub use read::{LedgerEntry, OFFER_CAMPAIGNS_TTL, OfferCampaign};
+pub use view::{CustomerView, VIEW_REWARDS, VIEW_TTL};
 
 use crate::apply::CampaignSet;
 use crate::error::{Error, Result};
@@ -46,8 +48,8 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A customer's progress rows as last read or written: campaign key → (version, state).
@@ -56,8 +58,9 @@ type CustomerProgress = HashMap<String, (i64, CampaignState)>;
 /// How many customers' progress the hot cache holds.
 const PROGRESS_CACHE_CUSTOMERS: u64 = 100_000;
 
-/// Cache lookups so far, for metrics: hits and misses of the compiled-campaign and the hot
-/// progress caches (a cached progress entry found stale counts as a miss).
+/// Cache lookups so far, for metrics: hits and misses of the compiled-campaign, the hot
+/// progress and the customer view caches (a cached progress entry found stale counts as a
+/// miss).
 #[derive(Debug, Default)]
 pub struct CacheStats {
     /// Compiled campaigns found in the cache.
@@ -68,6 +71,10 @@ pub struct CacheStats {
     pub progress_hits: AtomicU64,
     /// Customers whose progress was read from the database.
     pub progress_misses: AtomicU64,
+    /// Customer views served from the cache.
+    pub view_hits: AtomicU64,
+    /// Customer views read from the database.
+    pub view_misses: AtomicU64,
 }
 
 /// Offerflow's database.
@@ -78,6 +85,10 @@ pub struct Store {
     progress: Cache<String, Arc<CustomerProgress>>,
     /// The offerable campaigns, briefly (see [`Store::offer_campaigns`]).
     offers: Cache<(), Arc<Vec<OfferCampaign>>>,
+    /// Customers' views, briefly (see [`Store::customer_view`]).
+    views: Cache<String, Arc<CustomerView>>,
+    /// Moved by every drop of views, under its lock (see the `view` module).
+    view_epoch: Arc<Mutex<u64>>,
     stats: Arc<CacheStats>,
 }
 
@@ -127,6 +138,11 @@ impl Store {
                 .max_capacity(1)
                 .time_to_live(read::OFFER_CAMPAIGNS_TTL)
                 .build(),
+            views: Cache::builder()
+                .max_capacity(view::VIEW_CUSTOMERS)
+                .time_to_live(VIEW_TTL)
+                .build(),
+            view_epoch: Arc::new(Mutex::new(0)),
             stats: Arc::new(CacheStats::default()),
         })
     }
@@ -201,7 +217,8 @@ impl Store {
         Ok(version)
     }
 
-    /// Stores or replaces a customer's profile.
+    /// Stores or replaces a customer's profile; offers read on this node after it returns
+    /// see the new profile.
     pub async fn upsert_customer(&self, customer: &Customer) -> Result<()> {
         campaigns::check_attributes(&customer.attributes).map_err(|e| {
             Error::Spec(campaigns::Diagnostics(vec![campaigns::Diagnostic::new(
@@ -223,6 +240,7 @@ impl Store {
             )
             .exec(&self.db)
             .await?;
+        self.forget_views([&customer.id]);
         Ok(())
     }
 

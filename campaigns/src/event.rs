@@ -248,6 +248,21 @@ mod tests {
         assert_eq!(event(json!([])).unwrap_err().field, "");
     }
 
+    /// The bound counts characters, not bytes: 128 two-byte characters (256 bytes) are fine,
+    /// 129 are not, and neither are 129 one-byte ones.
+    #[test]
+    fn ids_are_bounded_in_characters() {
+        let with_id = |id: String| {
+            event(json!({"id": id, "customer_id": "c1", "type": "t",
+                "occurred_at": "2026-12-01T10:00:00Z"}))
+        };
+        assert!(with_id("é".repeat(MAX_ID_CHARS)).is_ok());
+        assert!(with_id("x".repeat(MAX_ID_CHARS)).is_ok());
+        let err = with_id("é".repeat(MAX_ID_CHARS + 1)).unwrap_err();
+        assert!(err.reason.contains("not 129"), "{err}");
+        assert!(with_id("x".repeat(MAX_ID_CHARS + 1)).is_err());
+    }
+
     #[test]
     fn bounds_attribute_depth_and_size() {
         let mut deep = json!(1);

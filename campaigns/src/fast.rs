@@ -6,12 +6,12 @@
 //! and `startsWith`, `endsWith`, `contains` on strings. Anything else compiles to
 //! [`Fast::Slow`].
 //!
-//! **It never decides alone.** Evaluating gives `Some(value)` only where the interpreter gives
+//! **It never disagrees with the interpreter.** Evaluating gives `Some(value)` only where the interpreter gives
 //! exactly that value; wherever the interpreter would fail (a missing field, a type mismatch,
 //! a `NaN`), or the shape is not covered, it gives `None`, and the caller runs the interpreter,
 //! which then says what CEL says, error messages included. The one inference it makes is CEL's
 //! own: `x && false` is false and `x || true` is true whatever `x` gives, error or not, exactly
-//! as the `cel` crate evaluates them. `tests/fast_path.rs` checks all of this against the
+//! as the `cel` crate evaluates them. `fast/differential.rs` checks all of this against the
 //! interpreter on random expressions and inputs.
 
 #[cfg(test)]

@@ -188,19 +188,9 @@ impl Query {
     }
 }
 
-/// An id argument: 1 to 128 characters, like event and customer ids.
+/// An id argument: 1 to 128 characters and no NUL, like event and customer ids.
 pub(super) fn check_id(field: &str, id: &str) -> ApiResult<()> {
-    let n = id.chars().count();
-    if n == 0 || n > campaigns::MAX_ID_CHARS {
-        return Err(ApiError::bad(
-            field,
-            format!(
-                "must be 1 to {} characters, not {n}",
-                campaigns::MAX_ID_CHARS
-            ),
-        ));
-    }
-    Ok(())
+    campaigns::check_id(field, id).map_err(|e| ApiError::bad(e.field, e.reason))
 }
 
 /// A customer, by id.

@@ -26,11 +26,13 @@
 
 mod authoring;
 mod batch;
+mod fault;
 mod read;
 mod view;
 
 pub use authoring::{AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, Transition};
 pub use batch::Prepared;
+pub(crate) use fault::{Fault, classify};
 pub use read::{LedgerEntry, OFFER_CAMPAIGNS_TTL, OfferCampaign};
 pub use view::{CustomerView, VIEW_REWARDS, VIEW_TTL};
 
@@ -100,6 +102,35 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Closes a connection that comes back to the pool still inside a transaction, instead of
+/// handing it to the next caller.
+///
+/// A `COMMIT` that fails (SQLite's disk full, an I/O error) may leave SQLite's transaction
+/// open, or roll it back behind the driver's back so that the driver's own `ROLLBACK` fails;
+/// either way the driver still counts the connection as inside a transaction, and every later
+/// "transaction" on it would be a savepoint inside the abandoned one, never committed. The
+/// ping lets the driver's queued rollback run first; a connection still inside a transaction
+/// after it is closed (closing rolls back), so each batch starts on a clean connection.
+/// In-memory SQLite is left alone: its one connection is the database.
+fn discard_if_in_transaction<C: sea_orm::sqlx::Connection>(
+    conn: &mut C,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<
+    Box<dyn Future<Output = std::result::Result<bool, sea_orm::sqlx::Error>> + Send + '_>,
+> {
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a database connection left inside a failed transaction");
+            return Ok(false);
+        }
+        Ok(true)
+    })
+}
+
 impl Store {
     /// Connects to `url` (`sqlite:offerflow.db?mode=rwc`, `sqlite::memory:`,
     /// `postgres://...`) and applies any pending migrations.
@@ -126,7 +157,11 @@ impl Store {
                     .min_connections(1)
                     .idle_timeout(None::<Duration>)
                     .max_lifetime(None::<Duration>);
+            } else {
+                options.map_sqlx_sqlite_pool_opts(|o| o.after_release(discard_if_in_transaction));
             }
+        } else {
+            options.map_sqlx_postgres_pool_opts(|o| o.after_release(discard_if_in_transaction));
         }
         let db = Database::connect(options).await?;
         Migrator::up(&db, None).await?;

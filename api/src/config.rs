@@ -160,6 +160,35 @@ impl Config {
         Ok(config)
     }
 
+    /// Warnings for `OFFERFLOW_*` variables in `env` that name no setting (a typo would
+    /// otherwise be ignored without a word), each naming the nearest setting. Variables read
+    /// elsewhere (`OFFERFLOW_CONFIG`, the test suite's, the README's `OFFERFLOW_KEY`) are known.
+    pub fn unknown_variables(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+        const OTHERS: [&str; 5] = ["CONFIG", "KEY", "BIN", "TEST_POSTGRES_URL", "TEST_NATS_URL"];
+        let Ok(Value::Object(settings)) = to_value(&Config::default()) else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        for (name, _) in env {
+            let Some(key) = name.strip_prefix("OFFERFLOW_") else {
+                continue;
+            };
+            if OTHERS.contains(&key) || settings.contains_key(&key.to_ascii_lowercase()) {
+                continue;
+            }
+            let nearest = settings
+                .keys()
+                .map(|s| (strsim::jaro_winkler(&key.to_ascii_lowercase(), s), s))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .filter(|(score, _)| *score > 0.8)
+                .map(|(_, s)| format!("; did you mean OFFERFLOW_{}?", s.to_ascii_uppercase()))
+                .unwrap_or_default();
+            warnings.push(format!("{name} is not a setting and is ignored{nearest}"));
+        }
+        warnings.sort();
+        warnings
+    }
+
     /// Checks every setting's range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
@@ -226,6 +255,25 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn unknown_variables_are_named_with_the_nearest_setting() {
+        let warnings = Config::unknown_variables(env(&[
+            ("OFFERFLOW_MAX_BATCHES", "10"),
+            ("OFFERFLOW_MAX_BATCH", "10"),
+            ("OFFERFLOW_CONFIG", "x.toml"),
+            ("OFFERFLOW_KEY", "of_x"),
+            ("OFFERFLOW_ZZZ", "1"),
+            ("PATH", "/bin"),
+        ]));
+        assert_eq!(
+            warnings,
+            [
+                "OFFERFLOW_MAX_BATCHES is not a setting and is ignored; did you mean OFFERFLOW_MAX_BATCH?",
+                "OFFERFLOW_ZZZ is not a setting and is ignored",
+            ]
+        );
     }
 
     #[test]

@@ -120,6 +120,7 @@ impl From<engine::Error> for ApiError {
             engine::Error::NotFound(m) => ApiError::NotFound(m),
             engine::Error::Conflict(m) => ApiError::Conflict(m),
             engine::Error::Stopped => ApiError::Unavailable("the server is shutting down".into()),
+            engine::Error::Connect { .. } => ApiError::Unavailable(e.to_string()),
             engine::Error::Unavailable(_) => {
                 tracing::error!(error = %e, "storage unavailable");
                 ApiError::Unavailable(e.to_string())

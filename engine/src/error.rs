@@ -28,6 +28,14 @@ pub enum Error {
     /// The database refused a value it cannot store (a NUL character in PostgreSQL text).
     #[error("the database cannot store a value of this request: {0}")]
     Unstorable(DbErr),
+    /// The database could not be opened: which one (its password hidden), and why.
+    #[error("cannot open the database {url}: {reason}")]
+    Connect {
+        /// The database URL, without its password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// The database failed otherwise.
     #[error("database error: {0}")]
     Db(DbErr),

@@ -1,6 +1,7 @@
 //! `offerflow migrate`: apply pending migrations, saying which.
 
 use super::Outcome;
+use engine::redact;
 use entities::sea_orm::{ConnectOptions, Database};
 use entities::{Migrator, MigratorTrait};
 use std::time::Duration;
@@ -42,30 +43,4 @@ async fn migrate(url: &str) -> anyhow::Result<()> {
     Migrator::up(&db, None).await?;
     println!("{}: {} migration(s) applied", redact(url), pending.len());
     Ok(())
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn hides_passwords() {
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite:offerflow.db"), "sqlite:offerflow.db");
-    }
 }

@@ -108,6 +108,7 @@ impl Query {
     /// An event's processing outcome, if it was processed.
     async fn event(&self, ctx: &Context<'_>, id: String) -> Result<Option<EventOutcome>> {
         allow(ctx, Access::Read)?;
+        check_id("id", &id).extend()?;
         let app = ctx.data::<App>()?;
         let result = app.store().event_result(&id).await.gql()?;
         Ok(result.as_ref().map(EventOutcome::from))

@@ -9,4 +9,5 @@ mod freshness;
 mod journey;
 mod limits;
 mod metrics;
+mod poison;
 mod subscription;

@@ -380,3 +380,74 @@ fn each_command_describes_its_own_format() {
     let (_, validate) = run(&["validate", "--help"], &[]);
     assert!(validate.contains("offending source line"), "{validate}");
 }
+
+/// A database whose first migration is killed at any point opens again: each migration and
+/// its record commit together or not at all (SQLite, and PostgreSQL when configured).
+#[test]
+fn a_first_start_killed_at_any_point_opens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut databases: Vec<(String, Option<String>)> = (0..24)
+        .map(|i| {
+            let path = dir.path().join(format!("killed-{i}.db"));
+            (format!("sqlite:{}?mode=rwc", path.display()), None)
+        })
+        .collect();
+    let postgres = std::env::var("OFFERFLOW_TEST_POSTGRES_URL").ok();
+    if let Some(base) = &postgres {
+        for i in 0..12 {
+            let schema = format!("killed_{}_{i}", std::process::id());
+            psql(
+                base,
+                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+            );
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            databases.push((url, Some(schema)));
+        }
+    }
+    let mut killed_midway = 0;
+    for (i, (url, _)) in databases.iter().enumerate() {
+        // Kill points spread over the first start (a whole one takes about 60 ms here).
+        let delay = std::time::Duration::from_millis((i % 24) as u64 * 4);
+        let mut child = offerflow()
+            .args(["migrate", "--database-url", url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            killed_midway += 1;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let (code, out) = run(&["migrate", "--database-url", url], &[]);
+        assert_eq!(
+            code, 0,
+            "{url} killed after {delay:?} does not open again: {out}"
+        );
+        let (code, out) = run(&["keys", "list", "--database-url", url], &[]);
+        assert_eq!(code, 0, "{url}: {out}");
+    }
+    assert!(
+        killed_midway >= 10,
+        "only {killed_midway} kills landed before the end"
+    );
+    if let Some(base) = &postgres {
+        for (_, schema) in &databases {
+            if let Some(schema) = schema {
+                psql(base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// Runs SQL on PostgreSQL with `psql`.
+fn psql(url: &str, sql: &str) {
+    let status = Command::new("psql")
+        .args([url, "-q", "-c", sql])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql {sql}");
+}

@@ -1,4 +1,9 @@
 //! Migrations, the same for SQLite and PostgreSQL.
+//!
+//! Each migration runs in one transaction with the row that records it, on both databases, so
+//! that a process killed at any point of a migration leaves it either applied and recorded or
+//! not there at all. A new migration must say so too (`use_transaction`), and must hold only
+//! statements that SQLite and PostgreSQL both run inside a transaction.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -20,6 +25,12 @@ struct Init;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Init {
+    /// Whole or not at all, on SQLite too (its DDL is transactional): a process killed during
+    /// its first start leaves a database that opens again.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let tables = [
             Table::create()
@@ -169,6 +180,11 @@ impl MigrationName for Access {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Access {
+    /// Whole or not at all, as [`Init`].
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
             Table::create()

@@ -215,3 +215,31 @@ impl MigrationTrait for Access {
         Ok(())
     }
 }
+
+/// Applies every pending migration, one process at a time: the whole run is one transaction
+/// that first takes the database's write lock (`BEGIN IMMEDIATE` on SQLite; on PostgreSQL an
+/// advisory lock on the schema's name, held to the end of the transaction). Two processes
+/// starting on a fresh database, or one starting while the backend of a killed one still runs
+/// its migration, then wait for each other instead of racing to create the same tables, and a
+/// run killed at any point leaves nothing of itself. Returns the names of the migrations it
+/// applied.
+pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+    let options = sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    let txn = db.begin_with_options(options).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+            .await?;
+    }
+    let pending: Vec<String> = Migrator::get_pending_migrations(&txn)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Migrator::up(&txn, None).await?;
+    txn.commit().await?;
+    Ok(pending)
+}

@@ -3,7 +3,6 @@
 use super::Outcome;
 use engine::redact;
 use entities::sea_orm::{ConnectOptions, Database};
-use entities::{Migrator, MigratorTrait};
 use std::time::Duration;
 
 pub(super) fn run(url: &str) -> Outcome {
@@ -32,15 +31,14 @@ async fn migrate(url: &str) -> anyhow::Result<()> {
     let db = Database::connect(options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", redact(url)))?;
-    let pending = Migrator::get_pending_migrations(&db).await?;
-    if pending.is_empty() {
+    let applied = entities::migrate(&db).await?;
+    if applied.is_empty() {
         println!("{}: up to date", redact(url));
         return Ok(());
     }
-    for (i, m) in pending.iter().enumerate() {
-        println!("[{}/{}] applying {}", i + 1, pending.len(), m.name());
+    for (i, name) in applied.iter().enumerate() {
+        println!("[{}/{}] applied {name}", i + 1, applied.len());
     }
-    Migrator::up(&db, None).await?;
-    println!("{}: {} migration(s) applied", redact(url), pending.len());
+    println!("{}: {} migration(s) applied", redact(url), applied.len());
     Ok(())
 }

@@ -41,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::state::CampaignState;
 use campaigns::{CampaignSpec, CompiledCampaign, Customer};
 use chrono::Utc;
-use entities::{Migrator, MigratorTrait, campaign, campaign_version, customer, reward};
+use entities::{campaign, campaign_version, customer, reward};
 use moka::sync::Cache;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -252,7 +252,7 @@ impl Store {
                 url: redact(&url),
                 reason: e.to_string(),
             })?;
-        Migrator::up(&db, None).await?;
+        entities::migrate(&db).await?;
         Ok(Store {
             db,
             compiled: Cache::new(10_000),

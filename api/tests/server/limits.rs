@@ -112,14 +112,14 @@ async fn oversized_requests_are_refused_and_nothing_is_lost() {
     );
 
     let mut deep = String::from("__typename");
-    for _ in 0..5 {
-        deep = format!("__type(name: \"Query\") {{ fields {{ type {{ ofType {{ {deep} }} }} }} }}");
+    for _ in 0..6 {
+        deep = format!("fields {{ type {{ ofType {{ {deep} }} }} }}");
     }
-    let e = server.error(&format!("{{ {deep} }}"), json!({})).await;
-    assert!(
-        e["message"].as_str().unwrap().contains("nested too deep"),
-        "{e}"
-    );
+    let deep = format!("{{ __type(name: \"Query\") {{ {deep} }} }}");
+    let e = server.error(&deep, json!({})).await;
+    assert_eq!(e["extensions"]["code"], "LIMIT_EXCEEDED", "{e}");
+    assert_eq!(e["extensions"]["limit"], "graphql_max_depth", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("deep"), "{e}");
 
     server.stop().await;
 }

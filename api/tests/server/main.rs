@@ -2,6 +2,7 @@
 //! → ingestion → offers journey on SQLite and PostgreSQL, subscriptions, limits, and the
 //! schema contract.
 
+mod attacks;
 mod auth;
 mod common;
 mod contract;

@@ -4,6 +4,7 @@
 
 mod access;
 mod documents;
+mod errors;
 mod expand;
 mod inputs;
 mod limits;
@@ -35,7 +36,8 @@ pub fn schema(app: App) -> OfferflowSchema {
     let mut builder = Schema::build(Query, Mutation, Subscription)
         .limit_recursive_depth(config.graphql_max_recursion)
         .limit_directives(config.graphql_max_directives)
-        .extension(limits::DocumentLimits::new(config));
+        .extension(limits::DocumentLimits::new(config))
+        .extension(errors::ErrorCodes);
     if !config.graphql_introspection {
         builder = builder.disable_introspection();
     }

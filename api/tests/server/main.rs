@@ -6,6 +6,7 @@ mod attacks;
 mod auth;
 mod common;
 mod contract;
+mod errors;
 mod freshness;
 mod journey;
 mod limits;

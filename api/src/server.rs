@@ -11,14 +11,15 @@ use crate::app::App;
 use crate::auth::{Access, Principal};
 use crate::error::ApiError;
 use crate::graphql::{self, Limit, OfferflowSchema};
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Request, State, WebSocketUpgrade};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, Extension, Path, Request, State, WebSocketUpgrade,
+};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use campaigns::EventError;
@@ -45,6 +46,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/assets/{name}", get(graphiql_asset))
         .route("/v1/events", post(events))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -59,6 +61,7 @@ fn route(path: &str) -> &'static str {
     match path {
         "/graphql" => "graphql",
         "/graphql/ws" => "graphql_ws",
+        p if p.starts_with("/graphql/assets/") => "graphiql",
         "/v1/events" => "events",
         "/metrics" => "metrics",
         "/healthz" => "healthz",
@@ -193,13 +196,15 @@ pub async fn serve(
     served
 }
 
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
+/// GraphiQL's page, with no credentials needed: it is the same for everyone, and the
+/// requests it makes carry the credentials typed into it.
+async fn graphiql() -> Response {
+    graphql::graphiql::page()
+}
+
+/// GraphiQL's scripts and styles, from the binary.
+async fn graphiql_asset(Path(name): Path<String>) -> Response {
+    graphql::graphiql::asset(&name)
 }
 
 /// A body the size limit refused, or that could not be read.

@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextValidation,
 };
-use async_graphql::{ErrorExtensions, IntrospectionMode, Request, ServerError, ServerResult};
+use async_graphql::{ErrorExtensions, Request, ServerError, ServerResult};
 use async_graphql::{ValidationResult, parser::types::ExecutableDocument};
 use std::any::TypeId;
 use std::sync::Arc;
@@ -208,18 +208,22 @@ impl Extension for DocumentLimits {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        if let Some(document) = self.check(&request)? {
-            request.set_parsed_query(ExecutableDocument::clone(&document));
-        }
-        // Introspection is reading, and reading needs credentials (HTTP refuses anonymous
-        // requests before they get here; this covers WebSocket connections without any).
+        // Every operation, introspection included, needs credentials when auth is on. HTTP
+        // refuses anonymous requests with 401 before they get here; this covers WebSocket
+        // connections opened without any.
         let principal = request
             .data
             .get(&TypeId::of::<Principal>())
             .and_then(|p| p.downcast_ref::<Principal>())
             .or_else(|| ctx.data_opt::<Principal>());
-        if matches!(principal, Some(Principal::Anonymous)) {
-            request.introspection_mode = IntrospectionMode::Disabled;
+        if let Some(Principal::Anonymous) = principal {
+            let error = ApiError::Unauthorized(
+                "every operation needs credentials: an API key or a customer token".into(),
+            );
+            return Err(error.extend().into_server_error(Default::default()));
+        }
+        if let Some(document) = self.check(&request)? {
+            request.set_parsed_query(ExecutableDocument::clone(&document));
         }
         next.run(ctx, request).await
     }

@@ -6,6 +6,7 @@ mod access;
 mod documents;
 mod errors;
 mod expand;
+pub mod graphiql;
 mod inputs;
 mod limits;
 mod mutation;

@@ -342,3 +342,80 @@ fn count(metrics: &str, reason: &str) -> u64 {
         .find_map(|l| l.strip_prefix(&series)?.parse().ok())
         .unwrap_or(0)
 }
+
+#[tokio::test]
+async fn introspection_needs_credentials() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = TestServer::start("sqlite", |_| {}).await;
+    let schema = r#"{"query": "{ __schema { types { name } } }"}"#;
+    let (status, _, answer) = server
+        .post_as(None, "/graphql", "application/json", schema.into())
+        .await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(answer["error"]["code"], "UNAUTHORIZED");
+    let (status, _, answer) = server
+        .post_as(
+            Some(&server.key),
+            "/graphql",
+            "application/json",
+            schema.into(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(answer.to_string().contains("CampaignInput"), "{answer}");
+
+    // Over a WebSocket without credentials: refused, whether at the connection or the query.
+    let url = format!("{}/graphql/ws", server.base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    socket
+        .send(send(json!({"type": "connection_init", "payload": {}})))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    socket
+        .send(send(json!({"id": "1", "type": "subscribe", "payload": {"query": "{ __schema { types { name } } }"}})))
+        .await
+        .ok();
+    let deadline = std::time::Duration::from_secs(10);
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(deadline, socket.next()).await {
+        match message {
+            Message::Text(text) => {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                let done = matches!(v["type"].as_str(), Some("complete" | "error"));
+                seen.push(v);
+                if done {
+                    break;
+                }
+            }
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    let all = Value::Array(seen.clone()).to_string();
+    assert!(
+        !all.contains("CampaignInput"),
+        "the schema was read anonymously: {all}"
+    );
+    // Refused with UNAUTHORIZED, unless the connection itself was refused.
+    if let Some(answer) = seen
+        .iter()
+        .find(|m| m["id"] == "1" && m["type"] != "complete")
+    {
+        let errors = match answer["type"].as_str() {
+            Some("error") => &answer["payload"],
+            _ => &answer["payload"]["errors"],
+        };
+        assert_eq!(errors[0]["extensions"]["code"], "UNAUTHORIZED", "{all}");
+    }
+    alive(&server).await;
+    server.stop().await;
+}

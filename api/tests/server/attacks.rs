@@ -5,7 +5,7 @@
 //! (`VmHWM`, this server runs in the test's process) may grow by at most [`MEMORY_BOUND`]
 //! over a whole test; unbounded, the first bomb alone takes gigabytes and aborts.
 
-use crate::common::TestServer;
+use crate::common::{TestServer, backends};
 use serde_json::{Value, json};
 
 /// Growth allowed to the process's peak resident memory over one test.
@@ -67,7 +67,13 @@ fn bomb(levels: usize, times: usize, on: &str, wrap: &str, operation: &str) -> S
 
 #[tokio::test]
 async fn fragment_bombs_are_refused_before_they_expand() {
-    let server = TestServer::start("sqlite", |_| {}).await;
+    for backend in backends() {
+        fragment_bombs_are_refused_before_they_expand_on(backend).await;
+    }
+}
+
+async fn fragment_bombs_are_refused_before_they_expand_on(backend: &str) {
+    let server = TestServer::start(backend, |_| {}).await;
     let before = peak_memory();
 
     // The reported bomb: 27 fragments, each spreading the one before twice (~1 KB, 2^27).
@@ -191,7 +197,13 @@ async fn fragment_bombs_are_refused_before_they_expand() {
 
 #[tokio::test]
 async fn deep_values_selections_and_variables_are_refused_before_parsing() {
-    let server = TestServer::start("sqlite", |_| {}).await;
+    for backend in backends() {
+        deep_values_selections_and_variables_are_refused_before_parsing_on(backend).await;
+    }
+}
+
+async fn deep_values_selections_and_variables_are_refused_before_parsing_on(backend: &str) {
+    let server = TestServer::start(backend, |_| {}).await;
     let before = peak_memory();
     let list = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
     let object = |n: usize| format!("{}1{}", "{a: ".repeat(n), "}".repeat(n));
@@ -273,7 +285,13 @@ async fn deep_values_selections_and_variables_are_refused_before_parsing() {
 
 #[tokio::test]
 async fn every_limit_answers_limit_exceeded_naming_its_setting() {
-    let server = TestServer::start("sqlite", |c| {
+    for backend in backends() {
+        every_limit_answers_limit_exceeded_naming_its_setting_on(backend).await;
+    }
+}
+
+async fn every_limit_answers_limit_exceeded_naming_its_setting_on(backend: &str) {
+    let server = TestServer::start(backend, |c| {
         c.graphql_max_complexity = 20;
     })
     .await;
@@ -345,11 +363,17 @@ fn count(metrics: &str, reason: &str) -> u64 {
 
 #[tokio::test]
 async fn introspection_needs_credentials() {
+    for backend in backends() {
+        introspection_needs_credentials_on(backend).await;
+    }
+}
+
+async fn introspection_needs_credentials_on(backend: &str) {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    let server = TestServer::start("sqlite", |_| {}).await;
+    let server = TestServer::start(backend, |_| {}).await;
     let schema = r#"{"query": "{ __schema { types { name } } }"}"#;
     let (status, _, answer) = server
         .post_as(None, "/graphql", "application/json", schema.into())

@@ -2,7 +2,7 @@
 //! its nearest nullable parent; every refusal of GraphQL itself has a code, and names the
 //! argument it is about; numbers fit their types.
 
-use crate::common::TestServer;
+use crate::common::{TestServer, backends};
 use serde_json::{Value, json};
 
 const FAR: &str = "key: far\nname: Far off\nschedule: {ends_at: 2100-01-01T00:00:00Z}\ngoal: {kind: count, when: 'true', target: 5}\nrewards: [{kind: badge, amount: 1}]\n";
@@ -14,7 +14,13 @@ async fn answer(server: &TestServer, credential: &str, query: &str, variables: V
 
 #[tokio::test]
 async fn a_failing_non_null_field_nulls_its_nearest_nullable_parent() {
-    let server = TestServer::start("sqlite", |_| {}).await;
+    for backend in backends() {
+        a_failing_non_null_field_nulls_its_nearest_nullable_parent_on(backend).await;
+    }
+}
+
+async fn a_failing_non_null_field_nulls_its_nearest_nullable_parent_on(backend: &str) {
+    let server = TestServer::start(backend, |_| {}).await;
     server
         .data(
             "mutation($s: String!) { createCampaign(source: $s) { key } }",
@@ -74,12 +80,36 @@ async fn a_failing_non_null_field_nulls_its_nearest_nullable_parent() {
     )
     .await;
     assert_eq!(a["data"], json!({"c": null, "k": {"key": "far"}}), "{a}");
+    // Mutations run in order; one that fails ends the mutation there, as in graphql-js.
+    let a = answer(
+        &server,
+        &key,
+        "mutation($s: String!) { a: pauseCampaign(key: \"nope\") { key } b: createCampaign(source: $s) { key } }",
+        json!({"s": FAR.replace("key: far", "key: later")}),
+    )
+    .await;
+    assert_eq!(a["data"], Value::Null, "{a}");
+    assert_eq!(a["errors"].as_array().map(Vec::len), Some(1), "{a}");
+    let later = server
+        .data(r#"{ campaign(key: "later") { key } }"#, json!({}))
+        .await;
+    assert_eq!(
+        later["campaign"],
+        Value::Null,
+        "the second mutation did not run"
+    );
     server.stop().await;
 }
 
 #[tokio::test]
 async fn graphql_refusals_have_codes_and_name_their_argument() {
-    let server = TestServer::start("sqlite", |_| {}).await;
+    for backend in backends() {
+        graphql_refusals_have_codes_and_name_their_argument_on(backend).await;
+    }
+}
+
+async fn graphql_refusals_have_codes_and_name_their_argument_on(backend: &str) {
+    let server = TestServer::start(backend, |_| {}).await;
     let cases = [
         (
             r#"{ customer(id: "c1") { rewards(first: "x") { edges { cursor } } } }"#,
@@ -112,7 +142,13 @@ async fn graphql_refusals_have_codes_and_name_their_argument() {
 
 #[tokio::test]
 async fn seconds_left_fits_a_campaign_ending_in_2100() {
-    let server = TestServer::start("sqlite", |_| {}).await;
+    for backend in backends() {
+        seconds_left_fits_a_campaign_ending_in_2100_on(backend).await;
+    }
+}
+
+async fn seconds_left_fits_a_campaign_ending_in_2100_on(backend: &str) {
+    let server = TestServer::start(backend, |_| {}).await;
     server
         .data(
             "mutation($s: String!) { createCampaign(source: $s) { key } }",

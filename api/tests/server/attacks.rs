@@ -278,9 +278,72 @@ async fn deep_values_selections_and_variables_are_refused_before_parsing_on(back
     assert_ne!(e["extensions"]["code"], "LIMIT_EXCEEDED", "{e}");
     alive(&server).await;
 
+    // Over a WebSocket: the same limit for variables; JSON deeper than the socket's parser
+    // takes (128) ends that connection only.
+    for (depth, refused) in [(65, true), (60, false), (5_000, true)] {
+        let messages = over_websocket(
+            &server,
+            json!({"query": query, "variables": {"id": deep_json(depth)}}),
+        )
+        .await;
+        let all = Value::Array(messages.clone()).to_string();
+        let limit = all.contains("graphql_max_nesting");
+        if depth > 128 {
+            assert!(!all.contains("\"data\""), "{depth}: {all}");
+        } else {
+            assert_eq!(limit, refused, "{depth}: {all}");
+        }
+        alive(&server).await;
+    }
+
     let grown = peak_memory().saturating_sub(before);
     assert!(grown < MEMORY_BOUND, "peak memory grew by {grown} bytes");
     server.stop().await;
+}
+
+/// Every message answering one `subscribe` of `payload` over a new WebSocket with the admin
+/// key, until it completes, fails, or the socket closes.
+async fn over_websocket(server: &TestServer, payload: Value) -> Vec<Value> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let url = format!("{}/graphql/ws", server.base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    let init = json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {}", server.key)}});
+    socket.send(send(init)).await.unwrap();
+    socket
+        .send(send(
+            json!({"id": "1", "type": "subscribe", "payload": payload}),
+        ))
+        .await
+        .ok();
+    let mut seen = Vec::new();
+    let deadline = std::time::Duration::from_secs(10);
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(deadline, socket.next()).await {
+        match message {
+            Message::Text(text) => {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                let done = matches!(v["type"].as_str(), Some("complete" | "error"));
+                seen.push(v);
+                if done {
+                    break;
+                }
+            }
+            Message::Close(frame) => {
+                seen.push(json!({"type": "close", "reason": format!("{frame:?}")}));
+                break;
+            }
+            _ => {}
+        }
+    }
+    seen
 }
 
 #[tokio::test]
@@ -390,6 +453,12 @@ async fn introspection_needs_credentials_on(backend: &str) {
         .await;
     assert_eq!(status, 200);
     assert!(answer.to_string().contains("CampaignInput"), "{answer}");
+    // The query GraphiQL 3.8 sends (graphql-js `getIntrospectionQuery`) is within every limit.
+    let data = server.data(GRAPHIQL_INTROSPECTION, json!({})).await;
+    assert!(
+        data["__schema"]["types"].as_array().unwrap().len() > 20,
+        "{data}"
+    );
 
     // Over a WebSocket without credentials: refused, whether at the connection or the query.
     let url = format!("{}/graphql/ws", server.base.replacen("http", "ws", 1));
@@ -443,3 +512,28 @@ async fn introspection_needs_credentials_on(backend: &str) {
     alive(&server).await;
     server.stop().await;
 }
+
+/// GraphiQL's introspection query (graphql-js 16 `getIntrospectionQuery` with descriptions and
+/// input value deprecation, as GraphiQL 3.8 asks).
+const GRAPHIQL_INTROSPECTION: &str = "query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args(includeDeprecated: true) { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) {
+    name description args(includeDeprecated: true) { ...InputValue }
+    type { ...TypeRef } isDeprecated deprecationReason
+  }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue {
+  name description type { ...TypeRef } defaultValue isDeprecated deprecationReason
+}
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name }}}}}}}}} }";

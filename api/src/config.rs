@@ -44,6 +44,9 @@ pub struct Config {
     pub graphql_max_tokens: usize,
     /// Most selections in a GraphQL document with every fragment spread expanded.
     pub graphql_max_selections: usize,
+    /// Most JSON values (keys, strings, numbers, lists, objects) in a `POST /graphql` body;
+    /// checked before it is parsed (parsed, each takes about 100 bytes).
+    pub graphql_max_json_values: usize,
     /// Most directives in one GraphQL field.
     pub graphql_max_directives: usize,
     /// Most aliases in one GraphQL document.
@@ -93,6 +96,7 @@ impl Default for Config {
             graphql_max_nesting: 64,
             graphql_max_tokens: 20_000,
             graphql_max_selections: 10_000,
+            graphql_max_json_values: 500_000,
             graphql_max_directives: 8,
             graphql_max_aliases: 30,
             graphql_max_batch: 10,
@@ -186,6 +190,7 @@ impl Config {
             ("graphql_max_nesting", self.graphql_max_nesting),
             ("graphql_max_tokens", self.graphql_max_tokens),
             ("graphql_max_selections", self.graphql_max_selections),
+            ("graphql_max_json_values", self.graphql_max_json_values),
             ("graphql_max_directives", self.graphql_max_directives),
             ("graphql_max_aliases", self.graphql_max_aliases),
             ("graphql_max_batch", self.graphql_max_batch),

@@ -218,8 +218,8 @@ fn body_error(rejection: BytesRejection) -> ApiError {
 
 /// `POST /graphql`. Refused before anything is parsed: a request without credentials (401,
 /// when auth is on), a body nested deeper than variables may be (413, `graphql_max_nesting`
-/// plus the request's own wrapping), a batch of more than `graphql_max_batch` operations
-/// (413). The rest of the limits apply per operation, in the schema ([`graphql`]).
+/// plus the request's own wrapping) or holding more than `graphql_max_json_values` values
+/// (413); then a batch of more than `graphql_max_batch` operations (413). The rest of the limits apply per operation, in the schema ([`graphql`]).
 async fn graphql_post(
     State(shared): State<Shared>,
     Extension(principal): Extension<Principal>,
@@ -238,14 +238,22 @@ async fn graphql_post(
         Err(r) => return body_error(r).into_response(),
     };
     // `[{"variables": {"name": value}}]`: three levels before a variable's value.
-    let nesting = app.config().graphql_max_nesting;
-    let depth = graphql::json_nesting(&body);
-    if depth > nesting + 3 {
+    let config = app.config();
+    let json = graphql::json_scan(&body);
+    if json.nesting > config.graphql_max_nesting + 3 {
         let error = ApiError::LimitExceeded(format!(
-            "body: the JSON nests {depth} deep; variables may nest lists and objects {nesting} \
-             deep (graphql_max_nesting)"
+            "body: the JSON nests {} deep; variables may nest lists and objects {} deep \
+             (graphql_max_nesting)",
+            json.nesting, config.graphql_max_nesting
         ));
         return refused(app, Limit::Nesting.reason(), error);
+    }
+    if json.values > config.graphql_max_json_values {
+        let error = ApiError::LimitExceeded(format!(
+            "body: {} JSON values; the limit is {} (graphql_max_json_values)",
+            json.values, config.graphql_max_json_values
+        ));
+        return refused(app, Limit::JsonValues.reason(), error);
     }
     let mut request: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,

@@ -53,6 +53,8 @@ pub enum Limit {
     Complexity,
     /// `graphql_max_batch`.
     Batch,
+    /// `graphql_max_json_values`.
+    JsonValues,
 }
 
 impl Limit {
@@ -68,6 +70,7 @@ impl Limit {
             Limit::Depth => "graphql_max_depth",
             Limit::Complexity => "graphql_max_complexity",
             Limit::Batch => "graphql_max_batch",
+            Limit::JsonValues => "graphql_max_json_values",
         }
     }
 
@@ -83,6 +86,7 @@ impl Limit {
             Limit::Depth => "graphql_depth",
             Limit::Complexity => "graphql_complexity",
             Limit::Batch => "graphql_batch",
+            Limit::JsonValues => "graphql_json_values",
         }
     }
 

@@ -19,7 +19,7 @@ mod types;
 pub use limits::Limit;
 pub use mutation::Mutation;
 pub use query::{MAX_PAGE, Query};
-pub use scan::json_nesting;
+pub use scan::json_scan;
 pub use subscription::Subscription;
 
 use crate::app::App;

@@ -104,10 +104,25 @@ fn block_string_end(bytes: &[u8], mut i: usize) -> usize {
     bytes.len()
 }
 
-/// The deepest nesting of arrays and objects in a JSON text, outside strings. Malformed
-/// JSON is measured as far as it goes; the JSON parser refuses it after.
-pub fn json_nesting(bytes: &[u8]) -> usize {
-    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+/// What [`json_scan`] found in a JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonScan {
+    /// Deepest nesting of arrays and objects.
+    pub nesting: usize,
+    /// Values, keys included: each string, number, literal, array and object counts one.
+    pub values: usize,
+}
+
+/// The nesting and values of a JSON text, outside strings. Parsed JSON takes about a hundred
+/// bytes per value (async-graphql's `Value`, in lists and maps), forty times the text of a
+/// list of small numbers, so the values are counted before parsing. Malformed JSON is
+/// measured as far as it goes; the JSON parser refuses it after.
+pub fn json_scan(bytes: &[u8]) -> JsonScan {
+    let (mut depth, mut i) = (0usize, 0usize);
+    let mut out = JsonScan {
+        nesting: 0,
+        values: 0,
+    };
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
@@ -115,17 +130,25 @@ pub fn json_nesting(bytes: &[u8]) -> usize {
                 while i < bytes.len() && bytes[i] != b'"' {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
                 }
+                out.values += 1;
             }
             b'[' | b'{' => {
                 depth += 1;
-                deepest = deepest.max(depth);
+                out.nesting = out.nesting.max(depth);
+                out.values += 1;
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' => {}
+            _ => {
+                while i + 1 < bytes.len() && !b",:]} \t\n\r\"[{".contains(&bytes[i + 1]) {
+                    i += 1;
+                }
+                out.values += 1;
+            }
         }
         i += 1;
     }
-    deepest
+    out
 }
 
 /// The deepest nesting of lists and objects in a value (a scalar is 0, `[1]` is 1), walked
@@ -170,13 +193,17 @@ mod tests {
     }
 
     #[test]
-    fn json_nesting_skips_strings() {
+    fn json_scan_skips_strings() {
         assert_eq!(
-            json_nesting(br#"{"query": "{[[[", "variables": {"a": [[1]]}}"#),
-            4
+            json_scan(br#"{"query": "{[[[", "variables": {"a": [[1, -2.5e3, true]]}}"#),
+            JsonScan {
+                nesting: 4,
+                values: 11
+            }
         );
-        assert_eq!(json_nesting(br#"["\"[[[", {}]"#), 2);
-        assert_eq!(json_nesting(&vec![b'['; 10_000]), 10_000);
+        assert_eq!(json_scan(br#"["\"[[[", {}]"#).nesting, 2);
+        assert_eq!(json_scan(br#"["\\", null,1]"#).values, 4);
+        assert_eq!(json_scan(&vec![b'['; 10_000]).nesting, 10_000);
     }
 
     #[test]

@@ -301,6 +301,45 @@ async fn deep_values_selections_and_variables_are_refused_before_parsing_on(back
     server.stop().await;
 }
 
+#[tokio::test]
+async fn many_small_values_are_refused_before_parsing() {
+    for backend in backends() {
+        many_small_values_are_refused_before_parsing_on(backend).await;
+    }
+}
+
+/// Parsed, a JSON value takes about 100 bytes: a body of 7.5 MB of `0,` (under the body limit)
+/// would take about 370 MB, past [`MEMORY_BOUND`].
+async fn many_small_values_are_refused_before_parsing_on(backend: &str) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let before = peak_memory();
+    let body = |values: usize| {
+        let zeros = vec!["0"; values].join(",");
+        format!(r#"{{"query": "{{ __typename }}", "variables": {{"v": [{zeros}]}}}}"#)
+    };
+    let big = body(3_900_000);
+    assert!(big.len() < 8 * 1024 * 1024);
+    let (status, answer) = server
+        .post("/graphql", "application/json", big.into_bytes())
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error"]["code"], "LIMIT_EXCEEDED");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("graphql_max_json_values"), "{answer}");
+    alive(&server).await;
+    // Within the limit: parsed and answered.
+    let (status, answer) = server
+        .post("/graphql", "application/json", body(400_000).into_bytes())
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["__typename"], "Query");
+    let grown = peak_memory().saturating_sub(before);
+    assert!(grown < MEMORY_BOUND, "peak memory grew by {grown} bytes");
+    let (_, metrics) = server.get("/metrics").await;
+    assert_eq!(count(&metrics, "graphql_json_values"), 1, "{metrics}");
+    server.stop().await;
+}
+
 /// Every message answering one `subscribe` of `payload` over a new WebSocket with the admin
 /// key, until it completes, fails, or the socket closes.
 async fn over_websocket(server: &TestServer, payload: Value) -> Vec<Value> {

@@ -33,8 +33,20 @@ pub struct Config {
     pub graphql_max_depth: usize,
     /// Highest GraphQL query complexity accepted (each field counts 1, lists by their size).
     pub graphql_max_complexity: usize,
-    /// Deepest nesting the GraphQL parser accepts (fragments, lists and objects included).
+    /// Deepest nesting of selection sets (a field's selections, a fragment spread, an inline
+    /// fragment each count one level).
     pub graphql_max_recursion: usize,
+    /// Deepest nesting of brackets (`{`, `[`, `(`) in a GraphQL query text, and of lists and
+    /// objects in a variable's value; checked before parsing.
+    pub graphql_max_nesting: usize,
+    /// Most tokens in a GraphQL query text (names, values, punctuation); checked before
+    /// parsing, so a parsed document's size is bounded.
+    pub graphql_max_tokens: usize,
+    /// Most selections in a GraphQL document with every fragment spread expanded.
+    pub graphql_max_selections: usize,
+    /// Most JSON values (keys, strings, numbers, lists, objects) in a `POST /graphql` body;
+    /// checked before it is parsed (parsed, each takes about 100 bytes).
+    pub graphql_max_json_values: usize,
     /// Most directives in one GraphQL field.
     pub graphql_max_directives: usize,
     /// Most aliases in one GraphQL document.
@@ -81,6 +93,10 @@ impl Default for Config {
             graphql_max_depth: 16,
             graphql_max_complexity: 5_000,
             graphql_max_recursion: 32,
+            graphql_max_nesting: 64,
+            graphql_max_tokens: 20_000,
+            graphql_max_selections: 10_000,
+            graphql_max_json_values: 500_000,
             graphql_max_directives: 8,
             graphql_max_aliases: 30,
             graphql_max_batch: 10,
@@ -200,6 +216,10 @@ impl Config {
             ("graphql_max_depth", self.graphql_max_depth),
             ("graphql_max_complexity", self.graphql_max_complexity),
             ("graphql_max_recursion", self.graphql_max_recursion),
+            ("graphql_max_nesting", self.graphql_max_nesting),
+            ("graphql_max_tokens", self.graphql_max_tokens),
+            ("graphql_max_selections", self.graphql_max_selections),
+            ("graphql_max_json_values", self.graphql_max_json_values),
             ("graphql_max_directives", self.graphql_max_directives),
             ("graphql_max_aliases", self.graphql_max_aliases),
             ("graphql_max_batch", self.graphql_max_batch),
@@ -211,6 +231,16 @@ impl Config {
         }
         if self.max_batch > 10_000 {
             return Err(ConfigError("max_batch must be at most 10000".into()));
+        }
+        // Each level is a frame in the parser and validation; serde_json refuses JSON deeper
+        // than 128 levels, a request's own wrapping included.
+        for (name, value, most) in [
+            ("graphql_max_recursion", self.graphql_max_recursion, 128),
+            ("graphql_max_nesting", self.graphql_max_nesting, 100),
+        ] {
+            if value > most {
+                return Err(ConfigError(format!("{name} must be at most {most}")));
+            }
         }
         if self.batch_wait_ms > 10_000 {
             return Err(ConfigError("batch_wait_ms must be at most 10000".into()));

@@ -2,9 +2,11 @@
 //! → ingestion → offers journey on SQLite and PostgreSQL, subscriptions, limits, and the
 //! schema contract.
 
+mod attacks;
 mod auth;
 mod common;
 mod contract;
+mod errors;
 mod freshness;
 mod journey;
 mod limits;

@@ -8,6 +8,5 @@ pub mod error;
 pub mod graphql;
 pub mod limits;
 pub mod metrics;
-pub mod offers;
 pub mod replay;
 pub mod server;

@@ -2,7 +2,7 @@
 
 use super::Outcome;
 use crate::auth::{Keys, Scope};
-use engine::Store;
+use store::Store;
 
 /// What to do.
 #[derive(Debug)]
@@ -51,7 +51,7 @@ pub(super) fn run(database_url: &str, action: KeysAction) -> Outcome {
                             k.key.id,
                             k.key.name,
                             names(&k.key.scopes),
-                            engine::redact(database_url)
+                            store::redact(database_url)
                         );
                         println!("{}", k.secret);
                         Outcome::Success

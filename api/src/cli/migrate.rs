@@ -1,9 +1,9 @@
 //! `offerflow migrate`: apply pending migrations, saying which.
 
 use super::Outcome;
-use engine::redact;
 use entities::sea_orm::{ConnectOptions, Database};
 use std::time::Duration;
+use store::redact;
 
 pub(super) fn run(url: &str) -> Outcome {
     let runtime = match tokio::runtime::Runtime::new() {

@@ -2,10 +2,10 @@
 
 use super::{Format, Outcome};
 use crate::replay::{self, ReplayError, Report};
-use engine::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use store::Store;
 
 pub(super) fn run(
     fixtures: &[PathBuf],

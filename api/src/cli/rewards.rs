@@ -1,8 +1,8 @@
 //! `offerflow rewards export`: the whole ledger as JSON lines, for reconciliation.
 
 use super::Outcome;
-use engine::Store;
 use std::io::Write;
+use store::Store;
 
 pub(super) fn export(database_url: &str) -> Outcome {
     let runtime = match tokio::runtime::Runtime::new() {
@@ -23,17 +23,15 @@ pub(super) fn export(database_url: &str) -> Outcome {
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for r in rows {
-        let amount = campaigns::Amount::new(r.amount)
-            .unwrap_or_default()
-            .to_json();
+        let reward = &r.reward;
         let line = serde_json::json!({
             "id": r.id,
-            "customer_id": r.customer_id,
-            "campaign": r.campaign,
-            "event_id": r.event_id,
-            "cycle": r.cycle,
-            "kind": r.kind,
-            "amount": amount,
+            "customer_id": reward.customer_id,
+            "campaign": reward.campaign,
+            "event_id": reward.event_id,
+            "cycle": reward.cycle,
+            "kind": reward.kind,
+            "amount": reward.amount.to_json(),
             "issued_at": r.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         });
         if writeln!(out, "{line}").is_err() {

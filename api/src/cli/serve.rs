@@ -53,7 +53,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let address = listener.local_addr()?;
-    let database = engine::redact(&config.database_url);
+    let database = store::redact(&config.database_url);
     let app = App::start(config).await?;
     match app.bootstrap_admin().await {
         Ok(Some(key)) => {

@@ -1,11 +1,12 @@
 //! Running a fixture through the real engine and storage, and comparing with its expectation.
 
 use super::fixture::{Events, ExpectedReward, Fixture, FixtureError};
-use engine::{Prepared, Reward, Status, Store};
+use engine::{Prepared, Reward, Status};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
+use store::Store;
 
 /// Events per transaction during a replay.
 pub const REPLAY_BATCH: usize = 1_000;
@@ -112,7 +113,7 @@ pub enum ReplayError {
     /// The fixture (or its events file) is malformed.
     Fixture(FixtureError),
     /// The engine or database failed.
-    Engine(engine::Error),
+    Engine(store::Error),
 }
 
 impl std::fmt::Display for ReplayError {
@@ -124,8 +125,8 @@ impl std::fmt::Display for ReplayError {
     }
 }
 
-impl From<engine::Error> for ReplayError {
-    fn from(e: engine::Error) -> Self {
+impl From<store::Error> for ReplayError {
+    fn from(e: store::Error) -> Self {
         ReplayError::Engine(e)
     }
 }

@@ -4,9 +4,10 @@
 mod common;
 
 use common::*;
-use engine::{Pipeline, PipelineConfig, Status};
+use engine::Status;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use store::{Pipeline, PipelineConfig};
 
 const EVERY_THIRD: &str = "key: third\nname: n\ngoal: {kind: count, when: 'event.type == \"order\"', target: 3}\nrewards: [{kind: points, amount: 1}]\nlimits: {per_customer: 100}\n";
 
@@ -113,7 +114,7 @@ async fn shutdown_finishes_what_was_accepted() {
     let refused = pipeline
         .submit(vec![event("late", "c", "order", "2026-12-01T11:00:00Z")])
         .await;
-    assert!(matches!(refused, Err(engine::Error::Stopped)));
+    assert!(matches!(refused, Err(store::Error::Stopped)));
 }
 
 #[tokio::test]

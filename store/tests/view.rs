@@ -5,7 +5,8 @@ mod common;
 
 use campaigns::Customer;
 use common::*;
-use engine::{CustomerView, Status, Store, VIEW_REWARDS};
+use engine::{CustomerView, Status, VIEW_REWARDS};
+use store::Store;
 
 const ORDERS: &str = "key: orders\nname: n\ngoal: {kind: count, when: 'event.type == \"order\"', target: 1}\nrewards: [{kind: points, amount: 10}, {kind: coupon, amount: 1, code: SAVE}]\nlimits: {per_customer: 3}\n";
 const VISITS: &str = "key: visits\nname: n\ngoal: {kind: count, when: 'event.type == \"visit\"', target: 5}\nrewards: [{kind: points, amount: 1}]\n";

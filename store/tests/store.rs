@@ -54,13 +54,13 @@ async fn duplicates_conflicts_rejects_and_rewards() {
         assert_eq!(ledger.len(), 2, "{}", db.name);
         assert_eq!(
             (
-                ledger[0].cycle,
-                ledger[0].reward_index,
-                ledger[0].event_id.as_str()
+                ledger[0].reward.cycle,
+                ledger[0].reward.reward_index,
+                ledger[0].reward.event_id.as_str()
             ),
             (1, 0, "e2")
         );
-        assert_eq!(ledger[1].reward_index, 1);
+        assert_eq!(ledger[1].reward.reward_index, 1);
         let state = store.state("c", "orders").await.unwrap().unwrap();
         assert_eq!(state.cycle, 2);
         db.drop_schema().await;
@@ -94,13 +94,13 @@ async fn budgets_stop_at_the_cap() {
             assert_eq!(r[0].status, Status::Processed, "{j}");
         }
         db.store.process_batch(&events[2..]).await.unwrap();
-        let got: Vec<(String, i32)> = db
+        let got: Vec<(String, u32)> = db
             .store
             .rewards()
             .await
             .unwrap()
             .into_iter()
-            .map(|r| (r.customer_id, r.cycle))
+            .map(|r| (r.reward.customer_id, r.reward.cycle))
             .collect();
         assert_eq!(
             got,
@@ -145,7 +145,7 @@ async fn customers_and_audiences() {
             .unwrap();
         let ledger = db.store.rewards().await.unwrap();
         assert_eq!(ledger.len(), 1, "{}", db.name);
-        assert_eq!(ledger[0].customer_id, "g");
+        assert_eq!(ledger[0].reward.customer_id, "g");
         db.drop_schema().await;
     }
 }

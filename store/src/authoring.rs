@@ -18,178 +18,14 @@ use super::Store;
 use crate::error::{Error, Result};
 use campaigns::{CampaignSpec, CompiledCampaign};
 use chrono::{DateTime, Utc};
+use engine::{AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, Transition};
 use entities::{audit_log, budget, campaign, campaign_version};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
-use serde::Serialize;
 use serde_json::{Value, json};
-
-/// A campaign's lifecycle status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CampaignStatus {
-    /// Being written; never published.
-    Draft,
-    /// Running: its latest version processes events.
-    Published,
-    /// Stopped for now: ignores events until resumed.
-    Paused,
-    /// Over for good: ignores events; its history stays.
-    Ended,
-    /// Put away: hidden from customers.
-    Archived,
-}
-
-impl CampaignStatus {
-    /// Every status, in lifecycle order.
-    pub const ALL: [CampaignStatus; 5] = [
-        CampaignStatus::Draft,
-        CampaignStatus::Published,
-        CampaignStatus::Paused,
-        CampaignStatus::Ended,
-        CampaignStatus::Archived,
-    ];
-
-    /// The status as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CampaignStatus::Draft => "draft",
-            CampaignStatus::Published => "published",
-            CampaignStatus::Paused => "paused",
-            CampaignStatus::Ended => "ended",
-            CampaignStatus::Archived => "archived",
-        }
-    }
-
-    /// Reads a stored status.
-    pub fn parse(text: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| Error::Db(DbErr::Custom(format!("unknown campaign status `{text}`"))))
-    }
-
-    /// Whether the draft may still be edited and published.
-    fn editable(self) -> bool {
-        matches!(
-            self,
-            CampaignStatus::Draft | CampaignStatus::Published | CampaignStatus::Paused
-        )
-    }
-}
-
-impl std::fmt::Display for CampaignStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A lifecycle change other than publishing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
-    /// published → paused.
-    Pause,
-    /// paused → published.
-    Resume,
-    /// published or paused → ended.
-    End,
-    /// draft or ended → archived.
-    Archive,
-}
-
-impl Transition {
-    /// The verb, as audited (`campaign.pause`) and shown in errors.
-    pub fn name(self) -> &'static str {
-        match self {
-            Transition::Pause => "pause",
-            Transition::Resume => "resume",
-            Transition::End => "end",
-            Transition::Archive => "archive",
-        }
-    }
-
-    /// The statuses it applies to.
-    pub fn from(self) -> &'static [CampaignStatus] {
-        use CampaignStatus::*;
-        match self {
-            Transition::Pause => &[Published],
-            Transition::Resume => &[Paused],
-            Transition::End => &[Published, Paused],
-            Transition::Archive => &[Draft, Ended],
-        }
-    }
-
-    /// The status it leads to.
-    pub fn to(self) -> CampaignStatus {
-        match self {
-            Transition::Pause => CampaignStatus::Paused,
-            Transition::Resume => CampaignStatus::Published,
-            Transition::End => CampaignStatus::Ended,
-            Transition::Archive => CampaignStatus::Archived,
-        }
-    }
-}
-
-/// A stored campaign: its draft, status and latest published version.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CampaignRecord {
-    /// The lifecycle status.
-    pub status: CampaignStatus,
-    /// The draft: what the next publication will make a version of.
-    pub draft: CampaignSpec,
-    /// The latest published version, 0 before the first.
-    pub version: i32,
-    /// The latest published version's spec.
-    pub published: Option<CampaignSpec>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl CampaignRecord {
-    /// The campaign's key.
-    pub fn key(&self) -> &str {
-        &self.draft.key
-    }
-
-    /// Whether the draft differs from the latest published version (always, before the first).
-    pub fn has_unpublished_changes(&self) -> bool {
-        self.published.as_ref() != Some(&self.draft)
-    }
-}
-
-/// One published version.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CampaignVersion {
-    /// The version, from 1.
-    pub version: i32,
-    /// Its spec, as published.
-    pub spec: CampaignSpec,
-    /// When.
-    pub published_at: DateTime<Utc>,
-}
-
-/// One audited change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEntry {
-    /// The entry's id, increasing.
-    pub id: i64,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Who: the API key's name, `api`, `cli`...
-    pub actor: String,
-    /// What: `campaign.create`, `campaign.update`, `campaign.publish`, `campaign.pause`...
-    pub action: String,
-    /// The campaign concerned.
-    pub campaign: Option<String>,
-    /// What changed, as JSON: the spec created, the fields updated with their values before
-    /// and after, the version published, the statuses before and after.
-    pub details: Value,
-}
 
 impl Store {
     /// Creates a campaign as a draft. Refused if the key is taken.
@@ -249,7 +85,7 @@ impl Store {
     ) -> Result<CampaignRecord> {
         spec.validate()?;
         if spec.key != key {
-            return Err(Error::Spec(campaigns::Diagnostics(vec![
+            return Err(Error::spec(campaigns::Diagnostics(vec![
                 campaigns::Diagnostic::new(
                     "key",
                     campaigns::Code::InvalidValue,
@@ -264,7 +100,7 @@ impl Store {
         let row = find(&txn, key).await?;
         let status = CampaignStatus::parse(&row.status)?;
         if !status.editable() {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "cannot update campaign `{key}`: it is {status}; only draft, published and paused campaigns can be changed"
             )));
         }
@@ -299,7 +135,7 @@ impl Store {
         let row = find(&txn, key).await?;
         let status = CampaignStatus::parse(&row.status)?;
         if !status.editable() {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "cannot publish campaign `{key}`: it is {status}; only draft, published and paused campaigns can be published"
             )));
         }
@@ -344,7 +180,7 @@ impl Store {
         let allowed = transition.from();
         if !allowed.contains(&status) {
             let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "cannot {} campaign `{key}`: it is {status}; {} applies to {} campaigns",
                 transition.name(),
                 transition.name(),
@@ -453,13 +289,13 @@ impl Store {
 }
 
 fn taken(key: &str) -> Error {
-    Error::Conflict(format!(
+    Error::conflict(format!(
         "campaign `{key}` already exists; change its draft with updateCampaign"
     ))
 }
 
 fn not_found(key: &str) -> Error {
-    Error::NotFound(format!("no campaign with key `{key}`"))
+    Error::not_found(format!("no campaign with key `{key}`"))
 }
 
 async fn find(txn: &DatabaseTransaction, key: &str) -> Result<campaign::Model> {

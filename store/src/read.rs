@@ -2,14 +2,13 @@
 //! outcomes, and the campaigns a customer can be offered.
 
 use super::Store;
-use crate::apply::EventResult;
-use crate::core::Reward;
 use crate::error::{Error, Result};
-use crate::offer::CampaignFacts;
-use crate::state::CampaignState;
-use crate::store::authoring::CampaignStatus;
 use campaigns::{Amount, CampaignSpec, CompiledCampaign, Customer, RewardKind};
-use chrono::{DateTime, Utc};
+use engine::CampaignFacts;
+use engine::CampaignState;
+use engine::EventResult;
+use engine::Reward;
+use engine::{CampaignStatus, LedgerEntry, OfferCampaign};
 use entities::{budget, campaign, campaign_version, customer, inbox, progress, reward};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
@@ -19,23 +18,16 @@ use std::sync::atomic::Ordering::Relaxed;
 /// How long the list of offerable campaigns is reused.
 pub const OFFER_CAMPAIGNS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// A reward in the ledger.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LedgerEntry {
-    /// The ledger id, in issue order.
-    pub id: i64,
-    /// The reward.
-    pub reward: Reward,
-    /// When it was issued.
-    pub issued_at: DateTime<Utc>,
-}
-
-impl TryFrom<reward::Model> for LedgerEntry {
-    type Error = Error;
-
-    fn try_from(r: reward::Model) -> Result<Self> {
+/// A ledger row as the domain's entry.
+pub(crate) fn ledger_entry(r: reward::Model) -> Result<LedgerEntry> {
+    {
         let kind: RewardKind = serde_json::from_value(serde_json::Value::String(r.kind))?;
-        let bad = |what: &str| Error::Db(DbErr::Custom(format!("ledger row {}: bad {what}", r.id)));
+        let bad = |what: &str| {
+            Error::Engine(engine::Error::Corrupt(format!(
+                "ledger row {}: bad {what}",
+                r.id
+            )))
+        };
         Ok(LedgerEntry {
             id: r.id,
             reward: Reward {
@@ -51,18 +43,6 @@ impl TryFrom<reward::Model> for LedgerEntry {
             issued_at: r.issued_at,
         })
     }
-}
-
-/// A campaign that may be offered: published (running) or ended, compiled from its latest
-/// version, with the facts that decide its offers' status.
-#[derive(Debug, Clone)]
-pub struct OfferCampaign {
-    /// The compiled latest version.
-    pub campaign: Arc<CompiledCampaign>,
-    /// Its lifecycle status: published or ended.
-    pub status: CampaignStatus,
-    /// Ended, budget exhausted.
-    pub facts: CampaignFacts,
 }
 
 impl Store {
@@ -110,7 +90,7 @@ impl Store {
             query = query.filter(reward::Column::Id.gt(a));
         }
         let rows = query.limit(limit).all(&self.db).await?;
-        rows.into_iter().map(LedgerEntry::try_from).collect()
+        rows.into_iter().map(ledger_entry).collect()
     }
 
     /// The result an event got when it was processed, if it was.

@@ -17,13 +17,13 @@
 //!   for that long at most.
 
 use super::Store;
-use super::read::LedgerEntry;
 use crate::error::Result;
-use crate::state::CampaignState;
+use crate::read::ledger_entry;
 use campaigns::Customer;
+use engine::CampaignState;
+use engine::CustomerView;
 use entities::reward;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -32,29 +32,8 @@ use std::time::Duration;
 /// write made by another node.
 pub const VIEW_TTL: Duration = Duration::from_secs(1);
 
-/// Rewards a view holds at most, oldest first; past it, the newest are not in the view.
-pub const VIEW_REWARDS: u64 = 10_000;
-
 /// How many customers' views are kept.
 pub(super) const VIEW_CUSTOMERS: u64 = 100_000;
-
-/// What a customer's offers are made of, as read together.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CustomerView {
-    /// The stored profile, if any.
-    pub profile: Option<Customer>,
-    /// Their state in each campaign they have one in, by campaign key.
-    pub states: HashMap<String, CampaignState>,
-    /// Their rewards in issue order, the first [`VIEW_REWARDS`] at most.
-    pub rewards: Vec<LedgerEntry>,
-}
-
-impl CustomerView {
-    /// Whether `rewards` holds every reward of the customer (fewer than [`VIEW_REWARDS`]).
-    pub fn all_rewards(&self) -> bool {
-        (self.rewards.len() as u64) < VIEW_REWARDS
-    }
-}
 
 impl Store {
     /// Customer `id`'s view: from the cache when this node holds a current one, else read
@@ -112,7 +91,7 @@ impl Store {
                     let state = CampaignState::from_json(&text(2)?)?;
                     view.states.insert(text(1)?, state);
                 }
-                _ => view.rewards.push(LedgerEntry::try_from(reward::Model {
+                _ => view.rewards.push(ledger_entry(reward::Model {
                     id: row.try_get_by_index(5)?,
                     campaign: text(1)?,
                     customer_id: id.to_owned(),
@@ -151,12 +130,48 @@ fn lock(epoch: &Mutex<u64>) -> std::sync::MutexGuard<'_, u64> {
     epoch.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+impl Store {
+    /// The offers of customer `id` at instant `at` (only campaigns in `only` if given), by
+    /// [`engine::customer_offers`] over their view: this node's writes show at once, other
+    /// nodes' within [`VIEW_TTL`]. Rewards shown per customer are the oldest
+    /// [`engine::VIEW_REWARDS`] at most (the paginated rewards list has them all).
+    pub async fn customer_offers(
+        &self,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        only: Option<&[String]>,
+    ) -> Result<Vec<engine::CustomerOffer>> {
+        let all = self.offer_campaigns().await?;
+        let campaigns: Vec<&engine::OfferCampaign> = all
+            .iter()
+            .filter(|c| only.is_none_or(|keys| keys.contains(&c.campaign.spec().key)))
+            .collect();
+        if campaigns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let view = self.customer_view(id).await?;
+        // The view holds the oldest rewards of every campaign; past its cap, the campaigns
+        // asked for may have more among the first ones of their own.
+        let more;
+        let rewards = match only {
+            Some(keys) if !view.all_rewards() => {
+                more = self
+                    .customer_rewards(id, Some(keys), None, engine::VIEW_REWARDS)
+                    .await?;
+                &more
+            }
+            _ => &view.rewards,
+        };
+        Ok(engine::customer_offers(&campaigns, id, &view, rewards, at))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_statement_reads_at_most_view_rewards() {
-        assert!(VIEW_SQL.contains(&format!("LIMIT {VIEW_REWARDS})")));
+        assert!(VIEW_SQL.contains(&format!("LIMIT {})", engine::VIEW_REWARDS)));
     }
 }

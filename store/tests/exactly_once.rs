@@ -11,7 +11,7 @@ mod common;
 
 use campaigns::{CompiledCampaign, Customer};
 use common::*;
-use engine::{CampaignState, EventResult, MemoryProcessor, Outcome, Reason, Status, Store};
+use engine::{CampaignState, EventResult, MemoryProcessor, Outcome, Reason, Status};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use store::Store;
 
 // ---------------------------------------------------------------------------------------------
 // Campaigns
@@ -564,11 +565,11 @@ async fn check_all_or_nothing(store: &Store, label: &str) -> BTreeSet<String> {
         .iter()
         .map(|r| {
             (
-                r.campaign.clone(),
-                r.customer_id.clone(),
-                r.cycle,
-                r.reward_index,
-                r.event_id.clone(),
+                r.reward.campaign.clone(),
+                r.reward.customer_id.clone(),
+                i32::try_from(r.reward.cycle).unwrap(),
+                i32::try_from(r.reward.reward_index).unwrap(),
+                r.reward.event_id.clone(),
             )
         })
         .collect();
@@ -589,10 +590,10 @@ async fn check_all_or_nothing(store: &Store, label: &str) -> BTreeSet<String> {
         .iter()
         .map(|r| {
             (
-                r.campaign.clone(),
-                r.customer_id.clone(),
-                r.cycle,
-                r.reward_index,
+                r.reward.campaign.clone(),
+                r.reward.customer_id.clone(),
+                i32::try_from(r.reward.cycle).unwrap(),
+                i32::try_from(r.reward.reward_index).unwrap(),
             )
         })
         .collect();
@@ -1078,7 +1079,10 @@ async fn budget_race() {
             let ledger = db.store.rewards().await.unwrap();
             let budgets = db_budgets(&db.store).await;
             check_all_or_nothing(&db.store, db.name).await;
-            let customers: BTreeSet<_> = ledger.iter().map(|r| r.customer_id.clone()).collect();
+            let customers: BTreeSet<_> = ledger
+                .iter()
+                .map(|r| r.reward.customer_id.clone())
+                .collect();
             *took.entry(db.name).or_default() += started.elapsed();
             let name = db.name;
             db.drop_schema().await;

@@ -2,9 +2,10 @@
 //! events or `max_wait`, into one transaction each, applied in arrival order (so in order per
 //! customer), and each caller hears its events' results only after their batch committed.
 
-use crate::apply::EventResult;
+use crate::Store;
 use crate::error::{Error, Result};
-use crate::store::{Prepared, Store};
+use engine::EventResult;
+use engine::Prepared;
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

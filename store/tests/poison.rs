@@ -4,10 +4,11 @@
 mod common;
 
 use common::*;
-use engine::{Pipeline, PipelineConfig, Status};
+use engine::Status;
 use sea_orm::ConnectionTrait;
 use std::sync::Arc;
 use std::time::Duration;
+use store::{Pipeline, PipelineConfig};
 
 const EVERY_ORDER: &str = "key: every\nname: n\ngoal: {kind: count, when: 'event.type == \"order\"', target: 1}\nrewards: [{kind: points, amount: 1}]\nlimits: {per_customer: 100}\n";
 
@@ -117,7 +118,7 @@ async fn an_event_the_database_refuses_fails_alone() {
     assert!(reason.contains("cannot store this event"), "{reason}");
     // The others committed; the refused one left nothing behind, and is refused again.
     let ledger = db.store.rewards().await.unwrap();
-    let events: Vec<_> = ledger.iter().map(|r| r.event_id.as_str()).collect();
+    let events: Vec<_> = ledger.iter().map(|r| r.reward.event_id.as_str()).collect();
     assert_eq!(events, ["a", "b"]);
     assert!(db.store.event_result("poison").await.unwrap().is_none());
     let again = db.store.process_batch(&batch[1..2]).await.unwrap();

@@ -3,17 +3,13 @@
 //! Shown: published campaigns whose audience holds for the customer now, and any published
 //! or ended campaign they already have progress or rewards in (so an offer does not vanish
 //! when a profile changes or a campaign ends). Paused, draft and archived campaigns are not
-//! shown. Offers come highest `priority` first, then by key.
-//!
-//! The profile, progress and rewards come from the customer's view ([`Store::customer_view`]):
-//! this node's ingestion and profile upserts show at once, other nodes' within
-//! [`engine::VIEW_TTL`]. Rewards shown per customer are the oldest [`VIEW_REWARDS`] at most
-//! (the paginated `rewards` list has them all).
+//! shown (storage hands over only published and ended ones). Offers come highest `priority`
+//! first, then by key.
 
-use crate::error::Result;
+use crate::domain::{CustomerView, LedgerEntry, OfferCampaign};
+use crate::offer::{Offer, offer};
 use campaigns::{Bindings, CompiledCampaign};
 use chrono::{DateTime, Utc};
-use engine::{LedgerEntry, Offer, Store, VIEW_REWARDS};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -28,34 +24,15 @@ pub struct CustomerOffer {
     pub rewards: Vec<LedgerEntry>,
 }
 
-/// The offers of customer `id` at instant `at`; only campaigns in `only` if given.
-pub async fn customer_offers(
-    store: &Store,
+/// The offers of customer `id` at instant `at`, among `campaigns`, from their `view` and
+/// their `rewards` (the view's, or more when the view holds only the first of them).
+pub fn customer_offers(
+    campaigns: &[&OfferCampaign],
     id: &str,
+    view: &CustomerView,
+    rewards: &[LedgerEntry],
     at: DateTime<Utc>,
-    only: Option<&[String]>,
-) -> Result<Vec<CustomerOffer>> {
-    let all = store.offer_campaigns().await?;
-    let campaigns: Vec<&engine::OfferCampaign> = all
-        .iter()
-        .filter(|c| only.is_none_or(|keys| keys.contains(&c.campaign.spec().key)))
-        .collect();
-    if campaigns.is_empty() {
-        return Ok(Vec::new());
-    }
-    let view = store.customer_view(id).await?;
-    // The view holds the oldest rewards of every campaign; past its cap, the campaigns asked
-    // for may have more among the first ones of their own.
-    let more;
-    let rewards = match only {
-        Some(keys) if !view.all_rewards() => {
-            more = store
-                .customer_rewards(id, Some(keys), None, VIEW_REWARDS)
-                .await?;
-            &more
-        }
-        _ => &view.rewards,
-    };
+) -> Vec<CustomerOffer> {
     let mut earned: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();
     for entry in rewards {
         earned
@@ -71,20 +48,14 @@ pub async fn customer_offers(
         let rewards = earned.remove(spec.key.as_str()).unwrap_or_default();
         let involved = state.is_some() || !rewards.is_empty();
         let running = !c.facts.ended;
-        let audience = match c.campaign.audience_holds(&bindings) {
-            Ok(holds) => holds,
-            Err(e) => {
-                tracing::debug!(campaign = %spec.key, customer = id, error = %e, "audience failed; counted as false");
-                false
-            }
-        };
+        // An audience that fails to evaluate counts as false, as in processing.
+        let audience = c.campaign.audience_holds(&bindings).unwrap_or(false);
         if !(involved || running && audience) {
             continue;
         }
-        let offer = engine::offer(&c.campaign, state, c.facts, at);
         offers.push(CustomerOffer {
             campaign: Arc::clone(&c.campaign),
-            offer,
+            offer: offer(&c.campaign, state, c.facts, at),
             rewards: rewards.into_iter().cloned().collect(),
         });
     }
@@ -92,5 +63,5 @@ pub async fn customer_offers(
         let (a, b) = (a.campaign.spec(), b.campaign.spec());
         b.priority.cmp(&a.priority).then_with(|| a.key.cmp(&b.key))
     });
-    Ok(offers)
+    offers
 }

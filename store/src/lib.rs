@@ -1,5 +1,7 @@
-//! Durable storage on SQLite or PostgreSQL: campaigns, customers, and the exactly-once
-//! processor (DESIGN §7).
+//! Offerflow's storage: the engine's domain kept on SQLite or PostgreSQL through sea-orm:
+//! campaigns and their lifecycle, customers, the exactly-once batch processor (DESIGN §7),
+//! reads, caches and the batching pipeline. The only crate besides `entities` that touches
+//! sea-orm: no sea-orm model or connection leaves it.
 //!
 //! Guarantees, and how:
 //! - **A batch is all or nothing.** Each batch runs in one transaction; a crash at any point
@@ -26,21 +28,20 @@
 
 mod authoring;
 mod batch;
+mod error;
 mod fault;
+mod pipeline;
 mod read;
 mod view;
 
-pub use authoring::{AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, Transition};
-pub use batch::Prepared;
-pub(crate) use fault::{Fault, classify};
-pub use read::{LedgerEntry, OFFER_CAMPAIGNS_TTL, OfferCampaign};
-pub use view::{CustomerView, VIEW_REWARDS, VIEW_TTL};
+pub use error::{Error, Result};
+pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, PipelineStats};
+pub use read::OFFER_CAMPAIGNS_TTL;
+pub use view::VIEW_TTL;
 
-use crate::apply::CampaignSet;
-use crate::error::{Error, Result};
-use crate::state::CampaignState;
 use campaigns::{CampaignSpec, CompiledCampaign, Customer};
 use chrono::Utc;
+use engine::{CampaignSet, CampaignState, CustomerView, LedgerEntry, OfferCampaign};
 use entities::{campaign, campaign_version, customer, reward};
 use moka::sync::Cache;
 use sea_orm::sea_query::OnConflict;
@@ -344,7 +345,7 @@ impl Store {
     /// see the new profile.
     pub async fn upsert_customer(&self, customer: &Customer) -> Result<()> {
         campaigns::check_attributes(&customer.attributes).map_err(|e| {
-            Error::Spec(campaigns::Diagnostics(vec![campaigns::Diagnostic::new(
+            Error::spec(campaigns::Diagnostics(vec![campaigns::Diagnostic::new(
                 e.field,
                 campaigns::Code::InvalidValue,
                 e.reason,
@@ -383,11 +384,14 @@ impl Store {
     }
 
     /// The whole ledger, in issue order.
-    pub async fn rewards(&self) -> Result<Vec<reward::Model>> {
-        Ok(reward::Entity::find()
+    pub async fn rewards(&self) -> Result<Vec<LedgerEntry>> {
+        reward::Entity::find()
             .order_by_asc(reward::Column::Id)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(read::ledger_entry)
+            .collect()
     }
 
     /// A customer's state in a campaign, read from the database.
@@ -396,7 +400,9 @@ impl Store {
             entities::progress::Entity::find_by_id((customer_id.to_owned(), campaign.to_owned()))
                 .one(&self.db)
                 .await?;
-        row.map(|r| CampaignState::from_json(&r.state)).transpose()
+        Ok(row
+            .map(|r| CampaignState::from_json(&r.state))
+            .transpose()?)
     }
 
     /// Every (customer, campaign, state), for comparisons.

@@ -2,9 +2,9 @@
 //! test gets a database (or PostgreSQL schema) of its own, so tests run in parallel.
 #![allow(dead_code)]
 
-use engine::Store;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 use std::sync::atomic::{AtomicU64, Ordering};
+use store::Store;
 
 /// A database for one test, dropped (PostgreSQL schema) by [`TestDb::drop_schema`].
 pub struct TestDb {
@@ -140,21 +140,9 @@ pub fn event(id: &str, customer: &str, kind: &str, at: &str) -> serde_json::Valu
 }
 
 /// A ledger as comparable tuples: (campaign, customer, cycle, reward index, event, amount).
-pub fn ledger_of(
-    rows: &[entities::reward::Model],
-) -> Vec<(String, String, i32, i32, String, String)> {
-    rows.iter()
-        .map(|r| {
-            (
-                r.campaign.clone(),
-                r.customer_id.clone(),
-                r.cycle,
-                r.reward_index,
-                r.event_id.clone(),
-                r.amount.to_string(),
-            )
-        })
-        .collect()
+pub fn ledger_of(rows: &[engine::LedgerEntry]) -> Vec<(String, String, i32, i32, String, String)> {
+    let rewards: Vec<engine::Reward> = rows.iter().map(|r| r.reward.clone()).collect();
+    memory_ledger(&rewards)
 }
 
 /// The in-memory processor's ledger in the same form.

@@ -5,13 +5,13 @@
 
 use super::fault::{Fault, classify};
 use super::{CustomerProgress, Store};
-use crate::apply::{EventResult, Status};
-use crate::core::Reward;
 use crate::error::{Error, Result};
-use crate::fingerprint::{fingerprint, to_hex};
-use crate::state::CampaignState;
 use campaigns::{Customer, Event, EventError};
 use chrono::Utc;
+use engine::CampaignState;
+use engine::Reward;
+use engine::{EventResult, Status};
+use engine::{Incoming, Prepared};
 use entities::{budget, customer, inbox, outbox, progress, reward};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
@@ -50,57 +50,15 @@ impl From<Error> for Stop {
     }
 }
 
-impl From<serde_json::Error> for Stop {
-    fn from(e: serde_json::Error) -> Self {
-        Stop::Fail(Error::from(e))
+impl From<engine::Error> for Stop {
+    fn from(e: engine::Error) -> Self {
+        Stop::Fail(Error::Engine(e))
     }
 }
 
-/// Events read and fingerprinted, ready for a batch: the work that needs no database, done by
-/// the caller (on its own task, in parallel with other callers) before the batch.
-#[derive(Debug, Clone, Default)]
-pub struct Prepared(Vec<Incoming>);
-
-/// One incoming event: read with its fingerprint, or refused with field and reason.
-type Incoming = std::result::Result<(Event, String), Box<EventResult>>;
-
-impl Prepared {
-    /// Reads `events` (their JSON forms); invalid ones are kept as their refusals.
-    pub fn new(events: &[serde_json::Value]) -> Self {
-        Prepared(
-            events
-                .iter()
-                .map(|v| match Event::from_json(v) {
-                    Ok(e) => {
-                        let print = to_hex(&fingerprint(&e));
-                        Ok((e, print))
-                    }
-                    Err(error) => {
-                        let id = v.get("id").and_then(|i| i.as_str()).unwrap_or_default();
-                        Err(Box::new(EventResult::refused(
-                            id.to_owned(),
-                            Status::Rejected,
-                            error,
-                        )))
-                    }
-                })
-                .collect(),
-        )
-    }
-
-    /// How many events.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Appends `other`'s events after these.
-    pub fn append(&mut self, mut other: Prepared) {
-        self.0.append(&mut other.0);
+impl From<serde_json::Error> for Stop {
+    fn from(e: serde_json::Error) -> Self {
+        Stop::Fail(Error::from(e))
     }
 }
 
@@ -118,7 +76,7 @@ impl Store {
     /// fails only itself: the batch it broke is run again one event at a time, in order, and
     /// that event alone is rejected with the database's reason.
     pub async fn process_prepared(&self, events: &Prepared) -> Result<Vec<EventResult>> {
-        let incoming = &events.0;
+        let incoming = events.events();
         match self.run(incoming).await {
             Err(Error::Unstorable(_)) if incoming.len() > 1 => {
                 let mut results = Vec::with_capacity(incoming.len());

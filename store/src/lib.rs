@@ -159,6 +159,27 @@ async fn probe_postgres(url: &str) -> Result<()> {
     }
 }
 
+/// Connects to `url` and applies its pending migrations, one process at a time; returns their
+/// names (none when the database was up to date). A SQLite file that does not exist is
+/// created.
+pub async fn migrate(url: &str) -> Result<Vec<String>> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5));
+    if !url.starts_with("sqlite:") {
+        probe_postgres(url).await?;
+    }
+    let db = Database::connect(options)
+        .await
+        .map_err(|e| Error::Connect {
+            url: redact(url),
+            reason: e.to_string(),
+        })?;
+    Ok(entities::migrate(&db).await?)
+}
+
 /// Refuses a SQLite URL whose file does not exist.
 fn sqlite_must_exist(url: &str) -> Result<()> {
     use std::str::FromStr;

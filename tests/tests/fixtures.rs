@@ -2,7 +2,6 @@
 //! exactly the rewards it expects; a failure prints the diff. Runs on a fresh in-memory SQLite
 //! database per fixture, and on PostgreSQL too when `OFFERFLOW_TEST_POSTGRES_URL` is set.
 
-use api::replay;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 use std::path::{Path, PathBuf};
 use store::Store;

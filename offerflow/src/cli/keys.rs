@@ -1,7 +1,7 @@
 //! `offerflow keys create|list|revoke`: API keys, on the configured database.
 
 use super::Outcome;
-use crate::auth::{Keys, Scope};
+use api::auth::{Keys, Scope};
 use store::Store;
 
 /// What to do.

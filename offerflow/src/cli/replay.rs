@@ -1,8 +1,8 @@
 //! `offerflow replay FIXTURE...`: replays fixtures through the real engine and storage.
 
 use super::{Format, Outcome};
-use crate::replay::{self, ReplayError, Report};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use replay::{ReplayError, Report};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use store::Store;

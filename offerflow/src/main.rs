@@ -1,4 +1,8 @@
-//! The `offerflow` command.
+//! The `offerflow` command: the server and every tool, wiring Offerflow's crates together.
+//! It owns what only a program needs: the command line (clap), `anyhow`, the log subscriber
+//! and progress bars.
+
+mod cli;
 
 /// mimalloc rather than the system allocator: every event allocates many small values that live
 /// for one batch (parsed JSON, results, states, SQLite's own buffers), and mimalloc's
@@ -7,5 +11,5 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    api::cli::run()
+    cli::run()
 }

@@ -148,8 +148,7 @@ enum FixturesCommand {
     },
 }
 
-/// The embedded database a fresh install uses.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite:offerflow.db?mode=rwc";
+use api::config::DEFAULT_DATABASE_URL;
 
 /// How a command prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -191,7 +190,7 @@ pub fn run() -> ExitCode {
             database_url,
         } => serve::run(
             config.as_deref(),
-            &crate::config::Flags {
+            &api::config::Flags {
                 listen,
                 database_url,
             },
@@ -208,7 +207,7 @@ pub fn run() -> ExitCode {
             },
         ),
         Command::Schema => {
-            print!("{}", crate::graphql::sdl());
+            print!("{}", api::graphql::sdl());
             Outcome::Success
         }
         Command::Validate { paths, format } => validate::run(&paths, format),
@@ -231,7 +230,7 @@ pub fn run() -> ExitCode {
                     out,
                 },
         } => generate::run(
-            crate::replay::generate::Plan {
+            ::replay::generate::Plan {
                 customers,
                 events,
                 seed,

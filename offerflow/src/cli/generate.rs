@@ -1,7 +1,7 @@
 //! `offerflow fixtures generate`: a deterministic synthetic fixture.
 
 use super::Outcome;
-use crate::replay::generate::{self, Plan};
+use replay::generate::{self, Plan};
 use std::io::Write;
 use std::path::Path;
 

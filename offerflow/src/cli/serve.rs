@@ -1,8 +1,8 @@
 //! `offerflow serve`: the GraphQL API and HTTP server.
 
 use super::Outcome;
-use crate::app::App;
-use crate::config::{Config, Flags, LogFormat};
+use api::app::App;
+use api::config::{Config, Flags, LogFormat};
 use std::path::Path;
 
 pub(super) fn run(config_file: Option<&Path>, flags: &Flags) -> Outcome {
@@ -75,7 +75,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     eprintln!(
         "offerflow listening on http://{address} (GraphiQL at http://{address}/graphql), database {database}"
     );
-    crate::server::serve(listener, app, shutdown_signal()).await?;
+    api::server::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("offerflow stopped: every accepted event is committed");
     Ok(())
 }

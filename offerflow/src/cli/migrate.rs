@@ -1,8 +1,6 @@
 //! `offerflow migrate`: apply pending migrations, saying which.
 
 use super::Outcome;
-use entities::sea_orm::{ConnectOptions, Database};
-use std::time::Duration;
 use store::redact;
 
 pub(super) fn run(url: &str) -> Outcome {
@@ -23,15 +21,7 @@ pub(super) fn run(url: &str) -> Outcome {
 }
 
 async fn migrate(url: &str) -> anyhow::Result<()> {
-    let mut options = ConnectOptions::new(url);
-    options
-        .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5));
-    let db = Database::connect(options)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", redact(url)))?;
-    let applied = entities::migrate(&db).await?;
+    let applied = store::migrate(url).await?;
     if applied.is_empty() {
         println!("{}: up to date", redact(url));
         return Ok(());

@@ -292,6 +292,20 @@ impl Store {
         })
     }
 
+    /// Whether the database answers and has every migration applied: `Ok(())`, or why not.
+    pub async fn readiness(&self) -> std::result::Result<(), String> {
+        use entities::MigratorTrait;
+        self.db
+            .ping()
+            .await
+            .map_err(|e| format!("database unreachable: {e}"))?;
+        match entities::Migrator::get_pending_migrations(&self.db).await {
+            Ok(pending) if pending.is_empty() => Ok(()),
+            Ok(pending) => Err(format!("{} migrations pending", pending.len())),
+            Err(e) => Err(format!("cannot read migrations: {e}")),
+        }
+    }
+
     /// Cache lookups so far.
     pub fn cache_stats(&self) -> &CacheStats {
         &self.stats

@@ -77,6 +77,8 @@ pub struct Pipeline {
     max_batch: usize,
     /// Room for events in the queue.
     room: Arc<Semaphore>,
+    /// The queue's size in events (the room when empty).
+    queue: usize,
     /// `None` once shut down.
     sender: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
     worker: tokio::sync::Mutex<Option<JoinHandle<()>>>,
@@ -102,6 +104,7 @@ impl Pipeline {
         Pipeline {
             max_batch: config.max_batch.max(1).min(config.queue.max(1)),
             room: Arc::new(Semaphore::new(config.queue.max(1))),
+            queue: config.queue.max(1),
             sender: std::sync::Mutex::new(Some(sender)),
             worker: tokio::sync::Mutex::new(Some(worker)),
             stats,
@@ -147,6 +150,11 @@ impl Pipeline {
             }
         }
         Ok(results)
+    }
+
+    /// Events submitted and not yet taken into a batch.
+    pub fn waiting(&self) -> usize {
+        self.queue - self.room.available_permits()
     }
 
     /// The pipeline's counters.

@@ -4,8 +4,8 @@
 //!
 //! Every test runs on SQLite, and on PostgreSQL too when `OFFERFLOW_TEST_POSTGRES_URL` is set,
 //! each in a database (or schema) of its own. Two tests run this binary again as child
-//! processes (`child_ingest`, `child_crash_ingest`), which do nothing unless the parent set
-//! their environment variables.
+//! processes (`child_ingest`, `child_crash_ingest`): those are ignored tests, run only by
+//! their parent with `--ignored` and the environment it sets.
 
 mod common;
 
@@ -924,7 +924,13 @@ fn epoch_ms() -> u64 {
 /// This test binary again, running only the test `name`, with `env` set.
 fn child(name: &str, env: &[(&str, String)]) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("current exe"));
-    command.args(["--exact", name, "--nocapture", "--test-threads=1"]);
+    command.args([
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -934,10 +940,9 @@ fn child(name: &str, env: &[(&str, String)]) -> Command {
 /// A child process of `two_processes_on_postgres`: ingests its half of the stream, starting
 /// at the agreed instant, and prints when it worked.
 #[test]
+#[ignore = "a child process of two_processes_on_postgres, run by it"]
 fn child_ingest() {
-    let Ok(url) = std::env::var(CHILD_URL) else {
-        return;
-    };
+    let url = std::env::var(CHILD_URL).expect("run by two_processes_on_postgres");
     let schema = std::env::var(CHILD_SCHEMA).ok();
     let part: usize = std::env::var(CHILD_PART)
         .expect("part")
@@ -1118,10 +1123,9 @@ fn crash_batches() -> Vec<Vec<Value>> {
 
 /// A child process of `crash_mid_stream`: feeds the whole stream from the start, until killed.
 #[test]
+#[ignore = "a child process of crash_mid_stream, run by it"]
 fn child_crash_ingest() {
-    let Ok(url) = std::env::var(CRASH_URL) else {
-        return;
-    };
+    let url = std::env::var(CRASH_URL).expect("run by crash_mid_stream");
     let schema = std::env::var(CRASH_SCHEMA).ok();
     let split = crash_batches();
     let rt = tokio::runtime::Runtime::new().expect("runtime");

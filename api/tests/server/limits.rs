@@ -199,7 +199,11 @@ async fn shutdown_finishes_the_batch_in_flight() {
             r.json::<serde_json::Value>().await.expect("json"),
         )
     });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Wait until the events are in the pipeline, waiting for their batch.
+    while server.app.pipeline().waiting() < 200 {
+        assert!(!request.is_finished(), "answered before the shutdown");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
     server.signal_stop();
     let (status, answer) = request.await.expect("request task");
     assert_eq!(status, 200);

@@ -69,6 +69,7 @@ async fn counters_move_with_the_work() {
         .post_as(None, "/v1/events", "application/json", b"[]".to_vec())
         .await;
     assert_eq!(status, 401);
+    server.data("{ __typename }", json!({})).await;
 
     let (_, after) = server.get("/metrics").await;
     let moved = |series: &str| value(&after, series) - value(&before, series);
@@ -99,7 +100,11 @@ async fn counters_move_with_the_work() {
             + moved("offerflow_http_requests_total{route=\"events\",status=\"401\"}"),
         1.0
     );
-    assert!(moved("offerflow_http_request_seconds_count{route=\"graphql\"}") >= 0.0);
+    assert_eq!(
+        moved("offerflow_http_request_seconds_count{route=\"graphql\"}"),
+        1.0,
+        "one GraphQL request between the two scrapes: {after}"
+    );
     assert!(
         value(
             &after,

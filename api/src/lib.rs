@@ -11,3 +11,4 @@ pub mod metrics;
 pub mod offers;
 pub mod replay;
 pub mod server;
+pub mod websocket;

@@ -38,6 +38,9 @@ use tokio::sync::mpsc;
 /// How long a connection may wait before its `connection_init`, in seconds.
 pub const INIT_SECONDS: u64 = 10;
 
+/// Refusal messages waiting to be sent on one connection, at most.
+const REFUSALS_WAITING: usize = 256;
+
 /// The counts of open connections and running subscriptions, and their bounds.
 #[derive(Debug)]
 pub struct Registry {
@@ -149,8 +152,8 @@ impl Registry {
             let open = usage.connections;
             drop(counts);
             return Err(ApiError::LimitExceeded(format!(
-                "this credential has {open} WebSocket connections open, its limit \
-                 (websocket_connections_per_credential); close one first"
+                "{open} connections open with this credential \
+                 (websocket_connections_per_credential)"
             )));
         }
         usage.connections += 1;
@@ -338,9 +341,9 @@ pub async fn serve(socket: WebSocket, session: Session) {
         c.credential = Some(slot);
     }
     let (mut sink, stream) = socket.split();
-    // Refusals the input filter answers itself, sent by the loop below; a client that does
-    // not read them while sending more is disconnected.
-    let (refused, mut refusals) = mpsc::channel::<String>(16);
+    // Refusals the input filter answers itself, sent by the loop below. When this many wait
+    // (about 64 KiB), the client's next messages are not read until they are sent.
+    let (refused, mut refusals) = mpsc::channel::<String>(REFUSALS_WAITING);
 
     let input = {
         let shared = Arc::clone(&shared);
@@ -364,11 +367,13 @@ pub async fn serve(socket: WebSocket, session: Session) {
                 let data = match message {
                     Ok(Message::Text(text)) => text.as_bytes().to_vec(),
                     Ok(Message::Binary(bytes)) => bytes.to_vec(),
-                    _ => return futures_util::future::ready(None),
+                    _ => Vec::new(),
                 };
-                let parsed = ClientMessage::from_bytes(&data);
+                let parsed = (!data.is_empty()).then(|| ClientMessage::from_bytes(&data));
+                let mut answer = None;
                 let forward = match &parsed {
-                    Ok(ClientMessage::Start { id, .. }) => {
+                    None => false,
+                    Some(Ok(ClientMessage::Start { id, .. })) => {
                         let mut c = lock(&shared);
                         match c.lease.as_ref().map(|l| l.principal().bucket(address)) {
                             // Not initialised: async-graphql closes the connection.
@@ -385,27 +390,27 @@ pub async fn serve(socket: WebSocket, session: Session) {
                                         &[("reason", "subscriptions")],
                                         1,
                                     );
-                                    let [next, complete] = refusal(protocol, id, &e);
-                                    if refused.try_send(next).is_err()
-                                        || refused.try_send(complete).is_err()
-                                    {
-                                        let flood = <serde_json::Error as serde::de::Error>::custom(
-                                            "too many refused operations left unread; closing",
-                                        );
-                                        return futures_util::future::ready(Some(Err(flood)));
-                                    }
+                                    answer = Some(refusal(protocol, id, &e));
                                     false
                                 }
                             },
                         }
                     }
-                    Ok(ClientMessage::Stop { id }) => {
+                    Some(Ok(ClientMessage::Stop { id })) => {
                         lock(&shared).running.remove(id);
                         true
                     }
-                    _ => true,
+                    Some(_) => true,
                 };
-                futures_util::future::ready(forward.then_some(parsed))
+                let refused = refused.clone();
+                async move {
+                    // Waiting for room here stops reading the client's messages until the
+                    // refusals already waiting are sent: its own backpressure bounds them.
+                    for text in answer.into_iter().flatten() {
+                        let _ = refused.send(text).await;
+                    }
+                    parsed.filter(|_| forward)
+                }
             })
     };
 
@@ -422,7 +427,7 @@ pub async fn serve(socket: WebSocket, session: Session) {
                 (None, None) if !app.config().auth => Lease::open(Principal::Open),
                 (None, None) => {
                     return Err(refuse(ApiError::Unauthorized(
-                        "send credentials: an `Authorization: Bearer <key or token>` header, or \
+                        "credentials needed: the Authorization header, or \
                          {\"Authorization\": \"Bearer ...\"} in connection_init"
                             .into(),
                     )));

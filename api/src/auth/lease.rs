@@ -26,7 +26,7 @@ enum Hold {
     /// A customer token, good until its expiry.
     Token { expires_at: DateTime<Utc> },
     /// An API key, good until it is revoked.
-    Key { keys: Keys, secret: String },
+    Key { keys: Box<Keys>, secret: String },
 }
 
 impl std::fmt::Debug for Lease {
@@ -58,7 +58,10 @@ impl Lease {
     pub fn key(principal: Principal, keys: Keys, secret: String) -> Lease {
         Lease {
             principal,
-            hold: Hold::Key { keys, secret },
+            hold: Hold::Key {
+                keys: Box::new(keys),
+                secret,
+            },
         }
     }
 

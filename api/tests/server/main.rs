@@ -9,4 +9,7 @@ mod freshness;
 mod journey;
 mod limits;
 mod metrics;
+mod scope;
 mod subscription;
+mod subscription_limits;
+mod ws;

@@ -493,6 +493,13 @@ pub async fn serve(socket: WebSocket, session: Session) {
         };
         let text = match out {
             WsMessage::Text(text) => text,
+            // A refused `connection_init` (async-graphql answers 1002): 4403, which
+            // graphql-transport-ws clients take as final rather than retrying at once.
+            WsMessage::Close(1002, reason)
+                if reason.starts_with("UNAUTHORIZED:") || reason.starts_with("LIMIT_EXCEEDED:") =>
+            {
+                break Some(close(4403, &reason));
+            }
             WsMessage::Close(code, reason) => break Some(close(code, &reason)),
         };
         if message_of(&text, next_kind).is_some() {

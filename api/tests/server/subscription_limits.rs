@@ -91,10 +91,11 @@ async fn connections_are_bounded_per_credential_and_in_message_size() {
         // In connection_init: refused there, naming the limit.
         let mut third = Client::connect(&server, protocol, None).await.unwrap();
         match third.init(Some(&secret)).await {
-            Frame::Closed(_, reason) => assert!(
-                reason.contains("LIMIT_EXCEEDED")
+            Frame::Closed(code, reason) => assert!(
+                code == 4403
+                    && reason.contains("LIMIT_EXCEEDED")
                     && reason.contains("websocket_connections_per_credential"),
-                "{reason}"
+                "{code} {reason}"
             ),
             Frame::Json(m) => {
                 // graphql-ws answers with connection_error, then closes.
@@ -118,7 +119,12 @@ async fn connections_are_bounded_per_credential_and_in_message_size() {
         // No credentials at all: refused at connection_init.
         let mut anonymous = Client::connect(&server, protocol, None).await.unwrap();
         match anonymous.init(None).await {
-            Frame::Closed(_, reason) => assert!(reason.contains("UNAUTHORIZED"), "{reason}"),
+            Frame::Closed(code, reason) => {
+                assert!(
+                    code == 4403 && reason.contains("UNAUTHORIZED"),
+                    "{code} {reason}"
+                )
+            }
             Frame::Json(m) => assert_eq!(m["type"], "connection_error", "{m}"),
         }
 

@@ -161,45 +161,47 @@ async fn expect_closed(client: &mut Client, why: &str) {
 
 #[tokio::test]
 async fn a_revoked_key_ends_its_subscriptions_at_once() {
-    let server = TestServer::start("sqlite", |_| {}).await;
-    for protocol in PROTOCOLS {
-        for in_header in [true, false] {
-            let name = format!("app-{protocol}-{in_header}");
-            let (secret, id) = key(&server, &name, "READ").await;
-            let mut client = Client::open(&server, protocol, &secret, in_header).await;
-            client.subscribe("a", &updates("c1")).await;
-            client.subscribe("b", &updates("c2")).await;
-            wait_running(&server, 2).await;
-            server
-                .data(
-                    &format!(r#"mutation {{ revokeApiKey(id: "{id}") {{ id }} }}"#),
-                    json!({}),
-                )
-                .await;
-            // Both operations end with the reason, in either order, then the socket closes.
-            let mut ended = Vec::new();
-            for _ in 0..2 {
-                let answer = client.next().await.json();
-                assert_eq!(answer["type"], client.next_type(), "{answer}");
-                let error = &answer["payload"]["errors"][0];
-                assert_eq!(error["extensions"]["code"], "UNAUTHORIZED", "{answer}");
-                let message = error["message"].as_str().unwrap();
-                assert!(
-                    message.contains(&format!("`{name}` was revoked")),
-                    "{message}"
-                );
-                let done = client.next().await.json();
-                assert_eq!(done["type"], "complete");
-                assert_eq!(done["id"], answer["id"]);
-                ended.push(answer["id"].as_str().unwrap().to_owned());
+    for backend in crate::common::backends() {
+        let server = TestServer::start(backend, |_| {}).await;
+        for protocol in PROTOCOLS {
+            for in_header in [true, false] {
+                let name = format!("app-{protocol}-{in_header}");
+                let (secret, id) = key(&server, &name, "READ").await;
+                let mut client = Client::open(&server, protocol, &secret, in_header).await;
+                client.subscribe("a", &updates("c1")).await;
+                client.subscribe("b", &updates("c2")).await;
+                wait_running(&server, 2).await;
+                server
+                    .data(
+                        &format!(r#"mutation {{ revokeApiKey(id: "{id}") {{ id }} }}"#),
+                        json!({}),
+                    )
+                    .await;
+                // Both operations end with the reason, in either order, then the socket closes.
+                let mut ended = Vec::new();
+                for _ in 0..2 {
+                    let answer = client.next().await.json();
+                    assert_eq!(answer["type"], client.next_type(), "{answer}");
+                    let error = &answer["payload"]["errors"][0];
+                    assert_eq!(error["extensions"]["code"], "UNAUTHORIZED", "{answer}");
+                    let message = error["message"].as_str().unwrap();
+                    assert!(
+                        message.contains(&format!("`{name}` was revoked")),
+                        "{message}"
+                    );
+                    let done = client.next().await.json();
+                    assert_eq!(done["type"], "complete");
+                    assert_eq!(done["id"], answer["id"]);
+                    ended.push(answer["id"].as_str().unwrap().to_owned());
+                }
+                ended.sort();
+                assert_eq!(ended, ["a", "b"], "{protocol}, header {in_header}");
+                expect_closed(&mut client, "revoked").await;
+                wait_running(&server, 0).await;
             }
-            ended.sort();
-            assert_eq!(ended, ["a", "b"], "{protocol}, header {in_header}");
-            expect_closed(&mut client, "revoked").await;
-            wait_running(&server, 0).await;
         }
+        server.stop().await;
     }
-    server.stop().await;
 }
 
 #[tokio::test]
@@ -222,39 +224,41 @@ async fn an_expired_token_ends_its_subscriptions_at_its_expiry() {
 
 #[tokio::test]
 async fn a_key_revoked_by_another_node_ends_subscriptions_within_the_bound() {
-    let server = TestServer::start("sqlite", |_| {}).await;
-    let (secret, id) = key(&server, "elsewhere", "READ").await;
-    let mut client = Client::open(&server, "graphql-transport-ws", &secret, false).await;
-    client.subscribe("1", &updates("c1")).await;
-    wait_running(&server, 1).await;
-    // Another node: its own service on the same database.
-    let config = api::config::Config {
-        database_url: server.database_url.clone(),
-        ..Default::default()
-    };
-    let other = api::app::App::start(config).await.expect("another node");
-    other.keys().revoke(&id).await.expect("revoke");
-    let bound = api::auth::KEY_RECHECK_SECONDS + api::auth::KEY_CACHE_SECONDS;
-    let started = std::time::Instant::now();
-    let answer = client
-        .next_within(Duration::from_secs(bound + 5))
-        .await
-        .json();
-    assert!(
-        started.elapsed() <= Duration::from_secs(bound + 1),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        answer["payload"]["errors"][0]["extensions"]["code"], "UNAUTHORIZED",
-        "{answer}"
-    );
-    assert_eq!(client.next().await.json()["type"], "complete");
-    expect_closed(&mut client, "revoked").await;
-    wait_until("the count released", Duration::from_secs(5), || async {
-        crate::ws::gauge(&server, "offerflow_subscriptions").await == 0
-    })
-    .await;
-    other.shutdown().await;
-    server.stop().await;
+    for backend in crate::common::backends() {
+        let server = TestServer::start(backend, |_| {}).await;
+        let (secret, id) = key(&server, "elsewhere", "READ").await;
+        let mut client = Client::open(&server, "graphql-transport-ws", &secret, false).await;
+        client.subscribe("1", &updates("c1")).await;
+        wait_running(&server, 1).await;
+        // Another node: its own service on the same database.
+        let config = api::config::Config {
+            database_url: server.database_url.clone(),
+            ..Default::default()
+        };
+        let other = api::app::App::start(config).await.expect("another node");
+        other.keys().revoke(&id).await.expect("revoke");
+        let bound = api::auth::KEY_RECHECK_SECONDS + api::auth::KEY_CACHE_SECONDS;
+        let started = std::time::Instant::now();
+        let answer = client
+            .next_within(Duration::from_secs(bound + 5))
+            .await
+            .json();
+        assert!(
+            started.elapsed() <= Duration::from_secs(bound + 1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            answer["payload"]["errors"][0]["extensions"]["code"], "UNAUTHORIZED",
+            "{answer}"
+        );
+        assert_eq!(client.next().await.json()["type"], "complete");
+        expect_closed(&mut client, "revoked").await;
+        wait_until("the count released", Duration::from_secs(5), || async {
+            crate::ws::gauge(&server, "offerflow_subscriptions").await == 0
+        })
+        .await;
+        other.shutdown().await;
+        server.stop().await;
+    }
 }

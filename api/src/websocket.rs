@@ -15,7 +15,8 @@
 //!   bound the operation is answered with a `LIMIT_EXCEEDED` error and completed, and never
 //!   starts. Connections are bounded per credential and per node; messages by
 //!   `websocket_max_message_bytes` (code 1009); a connection that sends no `connection_init`
-//!   within [`INIT_SECONDS`] is closed (code 4408).
+//!   within [`INIT_SECONDS`] is closed (code 4408), one that reads nothing for
+//!   [`SEND_SECONDS`] while the server has a message for it is dropped.
 //! - **Released when it ends.** Each count is a [`Slot`] that gives itself back when dropped:
 //!   when the operation completes, the client stops it, the server ends it, or the socket
 //!   closes (the connection's slots are dropped with it).
@@ -37,6 +38,10 @@ use tokio::sync::mpsc;
 
 /// How long a connection may wait before its `connection_init`, in seconds.
 pub const INIT_SECONDS: u64 = 10;
+
+/// How long a message may wait for the client to read, in seconds, before the connection is
+/// dropped (a client that stops reading holds nothing for longer).
+pub const SEND_SECONDS: u64 = 30;
 
 /// Refusal messages waiting to be sent on one connection, at most.
 const REFUSALS_WAITING: usize = 256;
@@ -312,12 +317,17 @@ fn close(code: u16, reason: &str) -> Message {
     }))
 }
 
-/// The `id` of a server message of `kind` (`{"type":"complete","id":"..."}`), read without
-/// parsing the payload.
-fn message_of<'t>(text: &'t str, kind: &str) -> Option<&'t str> {
-    let rest = text.strip_prefix(r#"{"type":""#)?.strip_prefix(kind)?;
-    let rest = rest.strip_prefix(r#"","id":""#)?;
+/// The type of a server message (`{"type":"next",...}`), read without parsing the payload:
+/// async-graphql writes the tag first.
+fn kind_of(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix(r#"{"type":""#)?;
     Some(&rest[..rest.find('"')?])
+}
+
+/// The `id` of a (small) server message.
+fn id_of(text: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    Some(value.get("id")?.as_str()?.to_owned())
 }
 
 /// Serves one upgraded connection until the client leaves, the server ends it, or its
@@ -455,6 +465,7 @@ pub async fn serve(socket: WebSocket, session: Session) {
     tokio::pin!(init_deadline);
     let mut initialised = false;
     let mut lapse: Option<futures_util::future::BoxFuture<'static, ApiError>> = None;
+    let mut current: Option<Lease> = None;
     let next_kind = match protocol {
         Protocols::GraphQLWS => "next",
         Protocols::SubscriptionsTransportWS => "data",
@@ -464,6 +475,7 @@ pub async fn serve(socket: WebSocket, session: Session) {
         if lapse.is_none()
             && let Some(lease) = lock(&shared).lease.clone()
         {
+            current = Some(lease.clone());
             lapse = Some(Box::pin(async move { lease.lapsed().await }));
         }
         let lapsing = async {
@@ -502,27 +514,39 @@ pub async fn serve(socket: WebSocket, session: Session) {
             }
             WsMessage::Close(code, reason) => break Some(close(code, &reason)),
         };
-        if message_of(&text, next_kind).is_some() {
-            let lease = lock(&shared).lease.clone();
-            if let Some(lease) = lease
+        let kind = kind_of(&text);
+        if kind == Some(next_kind) {
+            if let Some(lease) = &current
                 && let Err(reason) = lease.check().await
             {
                 break Some(end_all(&shared, protocol, &reason, &mut sink).await);
             }
-        } else if let Some(id) = message_of(&text, "complete") {
-            lock(&shared).running.remove(id);
-        } else if text.starts_with(r#"{"type":"connection_ack""#) {
+        } else if kind == Some("complete") {
+            if let Some(id) = id_of(&text) {
+                lock(&shared).running.remove(&id);
+            }
+        } else if kind == Some("connection_ack") {
             initialised = true;
         }
-        if sink.send(Message::Text(text.into())).await.is_err() {
+        if !send(&mut sink, Message::Text(text.into())).await {
             break None;
         }
     };
     if let Some(frame) = ended {
-        let _ = sink.send(frame).await;
+        send(&mut sink, frame).await;
     }
     let _ = sink.close().await;
     // Dropping `ws` ends every operation; dropping `shared`'s slots gives the counts back.
+}
+
+/// Sends `message` unless the client has not read for [`SEND_SECONDS`] (or is gone): false
+/// then, and the connection ends.
+async fn send<S>(sink: &mut S, message: Message) -> bool
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let sent = tokio::time::timeout(Duration::from_secs(SEND_SECONDS), sink.send(message)).await;
+    matches!(sent, Ok(Ok(())))
 }
 
 /// Ends every running operation with `reason` (an `UNAUTHORIZED` error, then its completion)
@@ -539,7 +563,7 @@ where
     let running: Vec<String> = lock(shared).running.drain().map(|(id, _)| id).collect();
     for id in running {
         for text in refusal(protocol, &id, reason) {
-            if sink.send(Message::Text(text.into())).await.is_err() {
+            if !send(sink, Message::Text(text.into())).await {
                 break;
             }
         }
@@ -598,15 +622,19 @@ mod tests {
 
     #[test]
     fn server_messages_are_read_by_their_head() {
+        assert_eq!(kind_of(r#"{"type":"complete","id":"7"}"#), Some("complete"));
         assert_eq!(
-            message_of(r#"{"type":"complete","id":"7"}"#, "complete"),
-            Some("7")
+            kind_of(r#"{"type":"next","id":"a","payload":{}}"#),
+            Some("next")
         );
         assert_eq!(
-            message_of(r#"{"type":"next","id":"a","payload":{}}"#, "next"),
-            Some("a")
+            kind_of(r#"{"type":"connection_ack"}"#),
+            Some("connection_ack")
         );
-        assert_eq!(message_of(r#"{"type":"connection_ack"}"#, "complete"), None);
+        assert_eq!(
+            id_of(r#"{"type":"complete","id":"a\"b"}"#).as_deref(),
+            Some("a\"b")
+        );
         let Message::Close(Some(frame)) = close(1000, &"é".repeat(100)) else {
             panic!("a close frame")
         };

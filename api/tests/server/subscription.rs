@@ -207,18 +207,24 @@ async fn a_revoked_key_ends_its_subscriptions_at_once() {
 #[tokio::test]
 async fn an_expired_token_ends_its_subscriptions_at_its_expiry() {
     let server = TestServer::start("sqlite", |_| {}).await;
+    // Every protocol, the token in the header or in connection_init, all at once.
+    let mut clients = Vec::new();
     for protocol in PROTOCOLS {
         for in_header in [true, false] {
-            let token = token(&server, "c1", 2).await;
+            let customer = format!("c-{protocol}-{in_header}");
+            let token = token(&server, &customer, 2).await;
             let mut client = Client::open(&server, protocol, &token, in_header).await;
-            client.subscribe("1", &updates("c1")).await;
-            wait_running(&server, 1).await;
-            let message = expect_ended(&mut client, "1", "UNAUTHORIZED").await;
-            assert!(message.contains("customer token expired"), "{message}");
-            expect_closed(&mut client, "expired").await;
-            wait_running(&server, 0).await;
+            client.subscribe("1", &updates(&customer)).await;
+            clients.push(client);
         }
     }
+    wait_running(&server, clients.len() as u64).await;
+    for client in &mut clients {
+        let message = expect_ended(client, "1", "UNAUTHORIZED").await;
+        assert!(message.contains("customer token expired"), "{message}");
+        expect_closed(client, "expired").await;
+    }
+    wait_running(&server, 0).await;
     server.stop().await;
 }
 

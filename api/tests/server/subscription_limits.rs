@@ -277,14 +277,18 @@ async fn one_token_flooding_five_sockets_runs_at_most_its_bound() {
 #[tokio::test]
 async fn a_connection_that_never_initialises_is_closed() {
     let server = TestServer::start("sqlite", |_| {}).await;
-    for protocol in PROTOCOLS {
-        let mut idle = Client::connect(&server, protocol, None).await.unwrap();
-        let limit = Duration::from_secs(api::websocket::INIT_SECONDS + 5);
-        match idle.next_within(limit).await {
-            Frame::Closed(code, reason) => assert_eq!(code, 4408, "{reason}"),
-            other => panic!("expected the close, got {other:?}"),
+    let idle = PROTOCOLS.map(|protocol| {
+        let server = &server;
+        async move {
+            let mut idle = Client::connect(server, protocol, None).await.unwrap();
+            let limit = Duration::from_secs(api::websocket::INIT_SECONDS + 5);
+            match idle.next_within(limit).await {
+                Frame::Closed(code, reason) => assert_eq!(code, 4408, "{protocol}: {reason}"),
+                other => panic!("{protocol}: expected the close, got {other:?}"),
+            }
         }
-    }
+    });
+    futures_util::future::join_all(idle).await;
     wait_until("the sockets closed", Duration::from_secs(10), || async {
         gauge(&server, "offerflow_websocket_connections").await == 0
     })

@@ -20,6 +20,8 @@
 //! - **Released when it ends.** Each count is a [`Slot`] that gives itself back when dropped:
 //!   when the operation completes, the client stops it, the server ends it, or the socket
 //!   closes (the connection's slots are dropped with it).
+//! - **Rate limited like requests.** Each operation started takes one request from its
+//!   credential's rate limit (`rate_limit_per_second`); past it, `LIMIT_EXCEEDED` as above.
 
 use crate::app::App;
 use crate::auth::{Lease, Principal};
@@ -389,21 +391,37 @@ pub async fn serve(socket: WebSocket, session: Session) {
                             // Not initialised: async-graphql closes the connection.
                             None => true,
                             Some(_) if c.running.contains_key(id) => true,
-                            Some(bucket) => match registry.subscription(&bucket, c.running.len()) {
-                                Ok(slot) => {
-                                    c.running.insert(id.clone(), slot);
-                                    true
+                            Some(bucket) => {
+                                // Past a bound first (nothing runs), then the rate limit that
+                                // HTTP requests take from: each operation started is one.
+                                let started = registry
+                                    .subscription(&bucket, c.running.len())
+                                    .map_err(|e| (e, "subscriptions"))
+                                    .and_then(|slot| {
+                                        let now = std::time::Instant::now();
+                                        match metrics_app.limiter().check(&bucket, now) {
+                                            Ok(()) => Ok(slot),
+                                            Err(retry) => {
+                                                Err((ApiError::RateLimited(retry), "rate_limit"))
+                                            }
+                                        }
+                                    });
+                                match started {
+                                    Ok(slot) => {
+                                        c.running.insert(id.clone(), slot);
+                                        true
+                                    }
+                                    Err((e, reason)) => {
+                                        metrics_app.metrics().add(
+                                            "offerflow_refusals_total",
+                                            &[("reason", reason)],
+                                            1,
+                                        );
+                                        answer = Some(refusal(protocol, id, &e));
+                                        false
+                                    }
                                 }
-                                Err(e) => {
-                                    metrics_app.metrics().add(
-                                        "offerflow_refusals_total",
-                                        &[("reason", "subscriptions")],
-                                        1,
-                                    );
-                                    answer = Some(refusal(protocol, id, &e));
-                                    false
-                                }
-                            },
+                            }
                         }
                     }
                     Some(Ok(ClientMessage::Stop { id })) => {

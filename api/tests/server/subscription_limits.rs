@@ -196,6 +196,7 @@ async fn the_memory_of_many_subscriptions_comes_back_when_they_end() {
     let server = TestServer::start("sqlite", |c| {
         c.subscriptions_per_connection = EACH;
         c.subscriptions_per_credential = SOCKETS * EACH;
+        c.rate_limit_per_second = 0;
     })
     .await;
     let (secret, _) = key(&server, "many", "READ").await;
@@ -293,5 +294,25 @@ async fn a_connection_that_never_initialises_is_closed() {
         gauge(&server, "offerflow_websocket_connections").await == 0
     })
     .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn starting_operations_takes_from_the_rate_limit() {
+    let server = TestServer::start("sqlite", |c| {
+        c.rate_limit_per_second = 1;
+        c.rate_limit_burst = 3;
+    })
+    .await;
+    let token = token(&server, "c1", 600).await;
+    // The upgrade took one request; two operations start, the third is refused.
+    let mut client = Client::open(&server, "graphql-transport-ws", &token, true).await;
+    for id in ["1", "2", "3"] {
+        client.subscribe(id, &updates("c1")).await;
+    }
+    let why = expect_ended(&mut client, "3", "LIMIT_EXCEEDED").await;
+    assert!(why.contains("rate limit"), "{why}");
+    wait_running(&server, 2).await;
+    client.close().await;
     server.stop().await;
 }

@@ -1,5 +1,9 @@
 //! `Subscription.offerUpdates`: a customer's changed offers and new rewards, pushed after each
 //! of their events commits on this node.
+//!
+//! The access is checked when the subscription starts; the connection that carries it
+//! (`crate::websocket`) holds the credential for its whole life, checks it again before each
+//! update and ends every subscription when it lapses, and bounds how many run.
 
 use super::types::{Offer, Reward};
 use crate::app::{App, Committed};

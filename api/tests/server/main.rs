@@ -2,6 +2,7 @@
 //! → ingestion → offers journey on SQLite and PostgreSQL, subscriptions, limits, and the
 //! schema contract.
 
+mod answers;
 mod auth;
 mod common;
 mod contract;
@@ -9,7 +10,6 @@ mod freshness;
 mod journey;
 mod limits;
 mod metrics;
-mod scope;
 mod subscription;
 mod subscription_limits;
 mod ws;

@@ -99,7 +99,7 @@ impl Default for Config {
             graphql_max_aliases: 30,
             graphql_max_batch: 10,
             graphql_introspection: true,
-            websocket_max_message_bytes: 64 * 1024,
+            websocket_max_message_bytes: 16 * 1024,
             websocket_max_connections: 10_000,
             websocket_connections_per_credential: 8,
             subscriptions_per_connection: 16,

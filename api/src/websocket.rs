@@ -41,6 +41,9 @@ use tokio::sync::mpsc;
 /// How long a connection may wait before its `connection_init`, in seconds.
 pub const INIT_SECONDS: u64 = 10;
 
+/// The longest operation id accepted, in bytes (ids are kept while their operation runs).
+pub const MAX_ID_BYTES: usize = 128;
+
 /// How long a message may wait for the client to read, in seconds, before the connection is
 /// dropped (a client that stops reading holds nothing for longer).
 pub const SEND_SECONDS: u64 = 30;
@@ -385,6 +388,15 @@ pub async fn serve(socket: WebSocket, session: Session) {
                 let mut answer = None;
                 let forward = match &parsed {
                     None => false,
+                    Some(Ok(ClientMessage::Start { id, .. })) if id.len() > MAX_ID_BYTES => {
+                        let e = ApiError::LimitExceeded(format!(
+                            "an operation id is at most {MAX_ID_BYTES} bytes, not {}",
+                            id.len()
+                        ));
+                        let short: String = id.chars().take(MAX_ID_BYTES / 4).collect();
+                        answer = Some(refusal(protocol, &short, &e));
+                        false
+                    }
                     Some(Ok(ClientMessage::Start { id, .. })) => {
                         let mut c = lock(&shared);
                         match c.lease.as_ref().map(|l| l.principal().bucket(address)) {

@@ -128,8 +128,14 @@ async fn connections_are_bounded_per_credential_and_in_message_size() {
             Frame::Json(m) => assert_eq!(m["type"], "connection_error", "{m}"),
         }
 
-        // A message past the size limit closes the connection with 1009.
+        // An operation id past 128 bytes is refused, answered under its first 32 characters.
         let mut big = second;
+        let long = "x".repeat(200);
+        big.subscribe(&long, &updates("c1")).await;
+        let why = expect_ended(&mut big, &long[..32], "LIMIT_EXCEEDED").await;
+        assert!(why.contains("at most 128 bytes"), "{why}");
+
+        // A message past the size limit closes the connection with 1009.
         big.send_text(format!(
             r#"{{"id": "1", "type": "subscribe", "payload": {{"query": "{{ __typename }}", "x": "{}"}}}}"#,
             "y".repeat(5_000)

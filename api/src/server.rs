@@ -334,6 +334,10 @@ async fn graphql_ws(
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(limit)
         .max_frame_size(limit)
+        // The default 128 KiB buffers each way would be most of an idle connection's memory;
+        // every message is flushed as it is sent.
+        .read_buffer_size(websocket::BUFFER_BYTES)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| websocket::serve(socket, session))
 }
 

@@ -41,6 +41,9 @@ use tokio::sync::mpsc;
 /// How long a connection may wait before its `connection_init`, in seconds.
 pub const INIT_SECONDS: u64 = 10;
 
+/// The read buffer of a connection, in bytes.
+pub const BUFFER_BYTES: usize = 4 * 1024;
+
 /// The longest operation id accepted, in bytes (ids are kept while their operation runs).
 pub const MAX_ID_BYTES: usize = 128;
 

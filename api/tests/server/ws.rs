@@ -59,7 +59,11 @@ impl Client {
                 format!("Bearer {h}").parse().expect("header"),
             );
         }
-        match tokio_tungstenite::connect_async(request).await {
+        // Small client buffers: the memory tests measure the server's, in this same process.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
             Ok((socket, _)) => Ok(Client { socket, protocol }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 Err(response.status().as_u16())

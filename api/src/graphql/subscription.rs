@@ -8,7 +8,7 @@
 use super::types::{Offer, Reward};
 use crate::app::{App, Committed};
 use crate::offers::customer_offers;
-use async_graphql::{Context, Result, SimpleObject, Subscription};
+use async_graphql::{Context, Result, ResultExt, SimpleObject, Subscription};
 use engine::{Outcome, Status};
 use futures_util::Stream;
 use std::sync::Arc;
@@ -41,6 +41,7 @@ impl Subscription {
         customer_id: String,
     ) -> Result<impl Stream<Item = OfferUpdate>> {
         super::access::allow(ctx, crate::auth::Access::Customer(&customer_id))?;
+        super::query::check_id("customerId", &customer_id).extend()?;
         let app = ctx.data::<App>()?.clone();
         let receiver = app.subscribe();
         Ok(futures_util::stream::unfold(

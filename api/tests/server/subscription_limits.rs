@@ -128,8 +128,13 @@ async fn connections_are_bounded_per_credential_and_in_message_size() {
             Frame::Json(m) => assert_eq!(m["type"], "connection_error", "{m}"),
         }
 
-        // An operation id past 128 bytes is refused, answered under its first 32 characters.
+        // A customer id is 1 to 128 characters, here as everywhere.
         let mut big = second;
+        big.subscribe("long", &updates(&"c".repeat(129))).await;
+        let why = expect_ended(&mut big, "long", "VALIDATION").await;
+        assert!(why.contains("customerId"), "{why}");
+
+        // An operation id past 128 bytes is refused, answered under its first 32 characters.
         let long = "x".repeat(200);
         big.subscribe(&long, &updates("c1")).await;
         let why = expect_ended(&mut big, &long[..32], "LIMIT_EXCEEDED").await;

@@ -23,6 +23,7 @@ fn grants(scopes: &[&str], need: Need) -> bool {
         "author" => matches!(need, Need::Campaigns | Need::Author),
         "ingest" => need == Need::Ingest,
         "read" => matches!(need, Need::Campaigns | Need::Read | Need::Customer),
+        "customer c1" => need == Need::Customer,
         _ => false,
     })
 }
@@ -192,6 +193,8 @@ async fn a_mutations_answer_opens_only_what_its_caller_may_read() {
         let key = created["createApiKey"]["key"].as_str().unwrap().to_owned();
         credentials.push((scopes, key));
     }
+    let token = crate::ws::token(&server, "c1", 600).await;
+    credentials.push((vec!["customer c1"], token));
 
     let mut n = 0;
     let mut wrong = Vec::new();

@@ -212,7 +212,7 @@ async fn an_expired_token_ends_its_subscriptions_at_its_expiry() {
     for protocol in PROTOCOLS {
         for in_header in [true, false] {
             let customer = format!("c-{protocol}-{in_header}");
-            let token = token(&server, &customer, 2).await;
+            let token = token(&server, &customer, 3).await;
             let mut client = Client::open(&server, protocol, &token, in_header).await;
             client.subscribe("1", &updates(&customer)).await;
             clients.push(client);

@@ -10,7 +10,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::broadcast;
 
 /// How long a verified key is trusted before it is checked against the database again.
 pub const KEY_CACHE_SECONDS: u64 = 10;
@@ -50,8 +50,8 @@ pub struct Keys {
     store: Store,
     /// SHA-256 of a presented key → the principal it proved (or `None`: refused).
     verified: Cache<String, Option<Principal>>,
-    /// Bumped by every revocation on this node, for credentials held open to check again.
-    revocations: Arc<watch::Sender<u64>>,
+    /// The id of every key revoked on this node, for credentials held open to check again.
+    revocations: Arc<broadcast::Sender<String>>,
 }
 
 fn digest(key: &str) -> String {
@@ -77,7 +77,7 @@ impl Keys {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(KEY_CACHE_SECONDS))
                 .build(),
-            revocations: Arc::new(watch::Sender::new(0)),
+            revocations: Arc::new(broadcast::Sender::new(64)),
         }
     }
 
@@ -152,12 +152,13 @@ impl Keys {
             key.revoked_at = Some(now);
         }
         self.verified.invalidate_all();
-        self.revocations.send_modify(|n| *n += 1);
+        // Nobody listening is fine.
+        let _ = self.revocations.send(key.id.clone());
         Ok(key)
     }
 
-    /// Changes each time a key is revoked on this node.
-    pub fn revocations(&self) -> watch::Receiver<u64> {
+    /// The ids of the keys revoked on this node from now on.
+    pub fn revocations(&self) -> broadcast::Receiver<String> {
         self.revocations.subscribe()
     }
 

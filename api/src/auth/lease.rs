@@ -11,6 +11,7 @@ use super::{KEY_RECHECK_SECONDS, Keys, Principal};
 use crate::error::{ApiError, Result};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 /// A credential held for the life of a connection.
 #[derive(Clone)]
@@ -118,14 +119,29 @@ impl Lease {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             },
             Hold::Key { keys, .. } => {
-                // The lease holds the key store, so the sender outlives this receiver.
+                let mine = match &self.principal {
+                    Principal::Key { id, .. } => id.as_str(),
+                    _ => "",
+                };
                 let mut revocations = keys.revocations();
+                let mut every = tokio::time::interval(Duration::from_secs(KEY_RECHECK_SECONDS));
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                every.tick().await;
                 loop {
-                    tokio::select! {
-                        Ok(()) = revocations.changed() => {}
-                        () = tokio::time::sleep(Duration::from_secs(KEY_RECHECK_SECONDS)) => {}
-                    }
-                    if let Err(e) = self.check().await {
+                    // Only this key's revocation (or missed notices) is checked at once, so
+                    // that revoking one key does not send every connection to the database.
+                    let due = tokio::select! {
+                        revoked = revocations.recv() => match revoked {
+                            Ok(id) => id == mine,
+                            Err(RecvError::Lagged(_)) => true,
+                            Err(RecvError::Closed) => {
+                                every.tick().await;
+                                true
+                            }
+                        },
+                        _ = every.tick() => true,
+                    };
+                    if due && let Err(e) = self.check().await {
                         return e;
                     }
                 }

@@ -163,6 +163,11 @@ async fn expect_closed(client: &mut Client, why: &str) {
 async fn a_revoked_key_ends_its_subscriptions_at_once() {
     for backend in crate::common::backends() {
         let server = TestServer::start(backend, |_| {}).await;
+        // Another key's connection, which no revocation here touches.
+        let (other, _) = key(&server, "bystander", "READ").await;
+        let mut bystander = Client::open(&server, "graphql-transport-ws", &other, false).await;
+        bystander.subscribe("z", &updates("c1")).await;
+        wait_running(&server, 1).await;
         for protocol in PROTOCOLS {
             for in_header in [true, false] {
                 let name = format!("app-{protocol}-{in_header}");
@@ -170,7 +175,7 @@ async fn a_revoked_key_ends_its_subscriptions_at_once() {
                 let mut client = Client::open(&server, protocol, &secret, in_header).await;
                 client.subscribe("a", &updates("c1")).await;
                 client.subscribe("b", &updates("c2")).await;
-                wait_running(&server, 2).await;
+                wait_running(&server, 3).await;
                 server
                     .data(
                         &format!(r#"mutation {{ revokeApiKey(id: "{id}") {{ id }} }}"#),
@@ -197,9 +202,16 @@ async fn a_revoked_key_ends_its_subscriptions_at_once() {
                 ended.sort();
                 assert_eq!(ended, ["a", "b"], "{protocol}, header {in_header}");
                 expect_closed(&mut client, "revoked").await;
-                wait_running(&server, 0).await;
+                wait_running(&server, 1).await;
             }
         }
+        // The bystander still runs: stopping its operation is answered.
+        bystander.complete("z").await;
+        assert_eq!(
+            bystander.next().await.json(),
+            json!({"type": "complete", "id": "z"})
+        );
+        wait_running(&server, 0).await;
         server.stop().await;
     }
 }

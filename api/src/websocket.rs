@@ -14,12 +14,17 @@
 //!   connections (`subscriptions_per_credential`) and per node (`subscriptions_max`); past a
 //!   bound the operation is answered with a `LIMIT_EXCEEDED` error and completed, and never
 //!   starts. Connections are bounded per credential and per node; messages by
-//!   `websocket_max_message_bytes` (code 1009); a connection that sends no `connection_init`
+//!   `websocket_max_message_bytes` (code 1009), operation ids by [`MAX_ID_BYTES`]; a
+//!   connection that sends no `connection_init`
 //!   within [`INIT_SECONDS`] is closed (code 4408), one that reads nothing for
 //!   [`SEND_SECONDS`] while the server has a message for it is dropped.
 //! - **Released when it ends.** Each count is a [`Slot`] that gives itself back when dropped:
 //!   when the operation completes, the client stops it, the server ends it, or the socket
 //!   closes (the connection's slots are dropped with it).
+//! - **Memory, measured** (tests in `api/tests/server/subscription_limits.rs`): a subscription
+//!   holds about 12 KiB with an ordinary selection and about 140 KiB with the densest one a
+//!   4 KiB message carries (async-graphql keeps each one's parsed document); a connection a
+//!   few KiB more, with a [`BUFFER_BYTES`] read buffer and unbuffered writes.
 //! - **Rate limited like requests.** Each operation started takes one request from its
 //!   credential's rate limit (`rate_limit_per_second`); past it, `LIMIT_EXCEEDED` as above.
 

@@ -33,8 +33,20 @@ pub struct Config {
     pub graphql_max_depth: usize,
     /// Highest GraphQL query complexity accepted (each field counts 1, lists by their size).
     pub graphql_max_complexity: usize,
-    /// Deepest nesting the GraphQL parser accepts (fragments, lists and objects included).
+    /// Deepest nesting of selection sets (a field's selections, a fragment spread, an inline
+    /// fragment each count one level).
     pub graphql_max_recursion: usize,
+    /// Deepest nesting of brackets (`{`, `[`, `(`) in a GraphQL query text, and of lists and
+    /// objects in a variable's value; checked before parsing.
+    pub graphql_max_nesting: usize,
+    /// Most tokens in a GraphQL query text (names, values, punctuation); checked before
+    /// parsing, so a parsed document's size is bounded.
+    pub graphql_max_tokens: usize,
+    /// Most selections in a GraphQL document with every fragment spread expanded.
+    pub graphql_max_selections: usize,
+    /// Most JSON values (keys, strings, numbers, lists, objects) in a `POST /graphql` body;
+    /// checked before it is parsed (parsed, each takes about 100 bytes).
+    pub graphql_max_json_values: usize,
     /// Most directives in one GraphQL field.
     pub graphql_max_directives: usize,
     /// Most aliases in one GraphQL document.
@@ -95,6 +107,10 @@ impl Default for Config {
             graphql_max_depth: 16,
             graphql_max_complexity: 5_000,
             graphql_max_recursion: 32,
+            graphql_max_nesting: 64,
+            graphql_max_tokens: 20_000,
+            graphql_max_selections: 10_000,
+            graphql_max_json_values: 500_000,
             graphql_max_directives: 8,
             graphql_max_aliases: 30,
             graphql_max_batch: 10,
@@ -180,6 +196,35 @@ impl Config {
         Ok(config)
     }
 
+    /// Warnings for `OFFERFLOW_*` variables in `env` that name no setting (a typo would
+    /// otherwise be ignored without a word), each naming the nearest setting. Variables read
+    /// elsewhere (`OFFERFLOW_CONFIG`, the test suite's, the README's `OFFERFLOW_KEY`) are known.
+    pub fn unknown_variables(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+        const OTHERS: [&str; 5] = ["CONFIG", "KEY", "BIN", "TEST_POSTGRES_URL", "TEST_NATS_URL"];
+        let Ok(Value::Object(settings)) = to_value(&Config::default()) else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        for (name, _) in env {
+            let Some(key) = name.strip_prefix("OFFERFLOW_") else {
+                continue;
+            };
+            if OTHERS.contains(&key) || settings.contains_key(&key.to_ascii_lowercase()) {
+                continue;
+            }
+            let nearest = settings
+                .keys()
+                .map(|s| (strsim::jaro_winkler(&key.to_ascii_lowercase(), s), s))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .filter(|(score, _)| *score > 0.8)
+                .map(|(_, s)| format!("; did you mean OFFERFLOW_{}?", s.to_ascii_uppercase()))
+                .unwrap_or_default();
+            warnings.push(format!("{name} is not a setting and is ignored{nearest}"));
+        }
+        warnings.sort();
+        warnings
+    }
+
     /// Checks every setting's range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
@@ -191,6 +236,10 @@ impl Config {
             ("graphql_max_depth", self.graphql_max_depth),
             ("graphql_max_complexity", self.graphql_max_complexity),
             ("graphql_max_recursion", self.graphql_max_recursion),
+            ("graphql_max_nesting", self.graphql_max_nesting),
+            ("graphql_max_tokens", self.graphql_max_tokens),
+            ("graphql_max_selections", self.graphql_max_selections),
+            ("graphql_max_json_values", self.graphql_max_json_values),
             ("graphql_max_directives", self.graphql_max_directives),
             ("graphql_max_aliases", self.graphql_max_aliases),
             ("graphql_max_batch", self.graphql_max_batch),
@@ -220,6 +269,16 @@ impl Config {
         }
         if self.max_batch > 10_000 {
             return Err(ConfigError("max_batch must be at most 10000".into()));
+        }
+        // Each level is a frame in the parser and validation; serde_json refuses JSON deeper
+        // than 128 levels, a request's own wrapping included.
+        for (name, value, most) in [
+            ("graphql_max_recursion", self.graphql_max_recursion, 128),
+            ("graphql_max_nesting", self.graphql_max_nesting, 100),
+        ] {
+            if value > most {
+                return Err(ConfigError(format!("{name} must be at most {most}")));
+            }
         }
         if self.batch_wait_ms > 10_000 {
             return Err(ConfigError("batch_wait_ms must be at most 10000".into()));
@@ -264,6 +323,25 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn unknown_variables_are_named_with_the_nearest_setting() {
+        let warnings = Config::unknown_variables(env(&[
+            ("OFFERFLOW_MAX_BATCHES", "10"),
+            ("OFFERFLOW_MAX_BATCH", "10"),
+            ("OFFERFLOW_CONFIG", "x.toml"),
+            ("OFFERFLOW_KEY", "of_x"),
+            ("OFFERFLOW_ZZZ", "1"),
+            ("PATH", "/bin"),
+        ]));
+        assert_eq!(
+            warnings,
+            [
+                "OFFERFLOW_MAX_BATCHES is not a setting and is ignored; did you mean OFFERFLOW_MAX_BATCH?",
+                "OFFERFLOW_ZZZ is not a setting and is ignored",
+            ]
+        );
     }
 
     #[test]

@@ -39,13 +39,18 @@ pub enum ApiError {
     /// Too many requests from one key (or client): retry after this many seconds.
     #[error("rate limit exceeded: retry after {0} s")]
     RateLimited(u64),
-    /// The server is shutting down.
-    #[error("the server is shutting down")]
-    Unavailable,
+    /// The server cannot take the request now: it is shutting down, or its storage cannot
+    /// take writes (a full disk, a lost database). Nothing of the request was kept; send it
+    /// again later (`Retry-After`).
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything else; the details are logged, not returned.
     #[error("internal error")]
     Internal(String),
 }
+
+/// How long a client should wait before sending again what a 503 refused.
+const UNAVAILABLE_RETRY_SECONDS: u64 = 5;
 
 /// The API's result type.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -76,7 +81,7 @@ impl ApiError {
             ApiError::LimitExceeded(_) | ApiError::RateLimited(_) => "LIMIT_EXCEEDED",
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::Unavailable => "UNAVAILABLE",
+            ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -91,7 +96,7 @@ impl ApiError {
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,7 +119,16 @@ impl From<engine::Error> for ApiError {
             engine::Error::Spec(ds) => ApiError::Validation(ds.0),
             engine::Error::NotFound(m) => ApiError::NotFound(m),
             engine::Error::Conflict(m) => ApiError::Conflict(m),
-            engine::Error::Stopped => ApiError::Unavailable,
+            engine::Error::Stopped => ApiError::Unavailable("the server is shutting down".into()),
+            engine::Error::Connect { .. } => ApiError::Unavailable(e.to_string()),
+            engine::Error::Unavailable(_) => {
+                tracing::error!(error = %e, "storage unavailable");
+                ApiError::Unavailable(e.to_string())
+            }
+            engine::Error::Unstorable(_) => ApiError::bad(
+                "",
+                format!("{e}; remove NUL characters (U+0000) from its text"),
+            ),
             other => {
                 tracing::error!(error = %other, "internal error");
                 ApiError::Internal(other.to_string())
@@ -172,7 +186,12 @@ impl<T> EngineResultExt<T> for engine::Result<T> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), axum::Json(self.to_json())).into_response();
-        if let ApiError::RateLimited(seconds) = self {
+        let retry_after = match self {
+            ApiError::RateLimited(seconds) => Some(seconds),
+            ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_SECONDS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, seconds.into());

@@ -10,16 +10,17 @@
 use crate::app::App;
 use crate::auth::{Access, Principal};
 use crate::error::ApiError;
-use crate::graphql::{self, Documents, OfferflowSchema};
+use crate::graphql::{self, Limit, OfferflowSchema};
 use crate::websocket;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Request, State, WebSocketUpgrade};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, Extension, Path, Request, State, WebSocketUpgrade,
+};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use campaigns::EventError;
@@ -35,7 +36,6 @@ use tokio::net::TcpListener;
 struct Shared {
     app: App,
     schema: OfferflowSchema,
-    documents: Documents,
     sockets: Arc<websocket::Registry>,
 }
 
@@ -44,13 +44,13 @@ pub fn router(app: App) -> Router {
     let limit = app.config().max_body_bytes;
     let shared = Shared {
         schema: graphql::schema(app.clone()),
-        documents: Documents::default(),
         sockets: websocket::Registry::new(app.config()),
         app,
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/assets/{name}", get(graphiql_asset))
         .route("/v1/events", post(events))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -65,6 +65,7 @@ fn route(path: &str) -> &'static str {
     match path {
         "/graphql" => "graphql",
         "/graphql/ws" => "graphql_ws",
+        p if p.starts_with("/graphql/assets/") => "graphiql",
         "/v1/events" => "events",
         "/metrics" => "metrics",
         "/healthz" => "healthz",
@@ -101,7 +102,9 @@ async fn gate(
         }
     };
     let m = shared.app.metrics();
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.extensions().get::<Counted>().is_none()
+    {
         m.add("offerflow_refusals_total", &[("reason", "size")], 1);
     }
     let status = response.status().as_u16().to_string();
@@ -117,6 +120,19 @@ async fn gate(
         elapsed,
     );
     tracing::debug!(route, status = %status, ms = elapsed * 1e3, "request");
+    response
+}
+
+/// Marks a response whose refusal its handler counted already, by its own reason.
+#[derive(Debug, Clone, Copy)]
+struct Counted;
+
+/// A refusal the handler counts by its typed cause, as an HTTP answer.
+fn refused(app: &App, reason: &'static str, error: ApiError) -> Response {
+    app.metrics()
+        .add("offerflow_refusals_total", &[("reason", reason)], 1);
+    let mut response = error.into_response();
+    response.extensions_mut().insert(Counted);
     response
 }
 
@@ -192,13 +208,15 @@ pub async fn serve(
     served
 }
 
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
+/// GraphiQL's page, with no credentials needed: it is the same for everyone, and the
+/// requests it makes carry the credentials typed into it.
+async fn graphiql() -> Response {
+    graphql::graphiql::page()
+}
+
+/// GraphiQL's scripts and styles, from the binary.
+async fn graphiql_asset(Path(name): Path<String>) -> Response {
+    graphql::graphiql::asset(&name)
 }
 
 /// A body the size limit refused, or that could not be read.
@@ -210,15 +228,45 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     }
 }
 
+/// `POST /graphql`. Refused before anything is parsed: a request without credentials (401,
+/// when auth is on), a body nested deeper than variables may be (413, `graphql_max_nesting`
+/// plus the request's own wrapping) or holding more than `graphql_max_json_values` values
+/// (413); then a batch of more than `graphql_max_batch` operations (413). The rest of the limits apply per operation, in the schema ([`graphql`]).
 async fn graphql_post(
     State(shared): State<Shared>,
     Extension(principal): Extension<Principal>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let app = &shared.app;
+    if principal == Principal::Anonymous {
+        let error = ApiError::Unauthorized(
+            "POST /graphql needs credentials: `Authorization: Bearer <API key or customer token>`"
+                .into(),
+        );
+        return refused(app, "credentials", error);
+    }
     let body = match body {
         Ok(b) => b,
         Err(r) => return body_error(r).into_response(),
     };
+    // `[{"variables": {"name": value}}]`: three levels before a variable's value.
+    let config = app.config();
+    let json = graphql::json_scan(&body);
+    if json.nesting > config.graphql_max_nesting + 3 {
+        let error = ApiError::LimitExceeded(format!(
+            "body: the JSON nests {} deep; variables may nest lists and objects {} deep \
+             (graphql_max_nesting)",
+            json.nesting, config.graphql_max_nesting
+        ));
+        return refused(app, Limit::Nesting.reason(), error);
+    }
+    if json.values > config.graphql_max_json_values {
+        let error = ApiError::LimitExceeded(format!(
+            "body: {} JSON values; the limit is {} (graphql_max_json_values)",
+            json.values, config.graphql_max_json_values
+        ));
+        return refused(app, Limit::JsonValues.reason(), error);
+    }
     let mut request: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -226,29 +274,24 @@ async fn graphql_post(
             return error.into_response();
         }
     };
-    let limit = shared.app.config().graphql_max_batch;
+    let limit = app.config().graphql_max_batch;
     if let async_graphql::BatchRequest::Batch(list) = &request
         && list.len() > limit
     {
-        let m = shared.app.metrics();
-        m.add(
-            "offerflow_refusals_total",
-            &[("reason", "graphql_batch")],
-            1,
-        );
-        return ApiError::LimitExceeded(format!(
+        let error = ApiError::LimitExceeded(format!(
             "body: {} operations in one batch; the limit is {limit} (graphql_max_batch)",
             list.len()
-        ))
-        .into_response();
+        ));
+        return refused(app, Limit::Batch.reason(), error);
     }
-    request.iter_mut().for_each(|r| shared.documents.attach(r));
-    let response = shared.schema.execute_batch(request.data(principal)).await;
-    count_refusals(&shared.app, &response);
+    request = request.data(principal);
+    let response = shared.schema.execute_batch(request).await;
+    count_refusals(app, &response);
     GraphQLResponse::from(response).into_response()
 }
 
-/// Counts the GraphQL limits and access checks that refused an operation.
+/// Counts the GraphQL limits and access checks that refused an operation, by their typed
+/// cause: the [`Limit`] a refusal carries as its source, or its access code.
 fn count_refusals(app: &App, response: &async_graphql::BatchResponse) {
     let responses: Vec<&async_graphql::Response> = match response {
         async_graphql::BatchResponse::Single(r) => vec![r],
@@ -256,19 +299,18 @@ fn count_refusals(app: &App, response: &async_graphql::BatchResponse) {
     };
     for r in responses {
         for e in &r.errors {
-            let code = e
-                .extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .map(|c| c.to_string());
-            let reason = match (code.as_deref(), e.message.as_str()) {
-                (Some("\"UNAUTHORIZED\"" | "\"FORBIDDEN\""), _) => "access",
-                (_, m) if m.contains("nested too deep") => "graphql_depth",
-                (_, m) if m.contains("too complex") => "graphql_complexity",
-                (_, m) if m.contains("recursion") => "graphql_recursion",
-                (_, m) if m.contains("aliases") => "graphql_aliases",
-                (_, m) if m.contains("directives") => "graphql_directives",
-                _ => continue,
+            let reason = if let Some(limit) = e.source::<Limit>() {
+                limit.reason()
+            } else {
+                let code = e.extensions.as_ref().and_then(|x| x.get("code"));
+                match code {
+                    Some(async_graphql::Value::String(c))
+                        if c == "UNAUTHORIZED" || c == "FORBIDDEN" =>
+                    {
+                        "access"
+                    }
+                    _ => continue,
+                }
             };
             app.metrics()
                 .add("offerflow_refusals_total", &[("reason", reason)], 1);

@@ -212,7 +212,7 @@ fn migrate_applies_then_reports_up_to_date() {
     let (code, out) = run();
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("[1/2] applying") && out.contains("[2/2] applying m0002_access"),
+        out.contains("[1/2] applied") && out.contains("[2/2] applied m0002_access"),
         "{out}"
     );
     let (code, out) = run();
@@ -267,4 +267,187 @@ fn keys_are_created_listed_and_revoked() {
     let (code, _, note) = keys(&["revoke", "nope"]);
     assert_eq!(code, Some(2));
     assert!(note.contains("no API key"), "{note}");
+}
+
+/// Runs `offerflow` with `args` and `env`: exit code and stdout + stderr.
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = offerflow()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8(stdout).unwrap();
+    text.push_str(&String::from_utf8(stderr).unwrap());
+    (status.code().expect("exited"), text)
+}
+
+#[test]
+fn a_mistyped_sqlite_path_is_named_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("ofervlow.db");
+    let url = format!("sqlite:{}?mode=rwc", typo.display());
+    for args in [
+        vec!["keys", "list", "--database-url", &url],
+        vec!["rewards", "export", "--database-url", &url],
+    ] {
+        let (code, out) = run(&args, &[]);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(
+            out.contains(&format!("no database file at {}", typo.display())),
+            "{args:?}: {out}"
+        );
+        assert!(!typo.exists(), "{args:?} created an empty database");
+    }
+}
+
+#[test]
+fn an_unreachable_postgres_is_named_at_once() {
+    // Nothing listens on port 1; the password is never printed.
+    let url = "postgres://app:secret@127.0.0.1:1/offers";
+    for args in [
+        vec!["keys", "list", "--database-url", url],
+        vec!["rewards", "export", "--database-url", url],
+        vec!["migrate", "--database-url", url],
+        vec!["serve", "--listen", "127.0.0.1:0", "--database-url", url],
+    ] {
+        let started = std::time::Instant::now();
+        let (code, out) = run(&args, &[]);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert!(
+            out.contains("postgres://app:***@127.0.0.1:1/offers"),
+            "{args:?}: {out}"
+        );
+        assert!(
+            !out.contains("secret"),
+            "{args:?} printed the password: {out}"
+        );
+        assert!(!out.contains("internal error"), "{args:?}: {out}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{args:?} took {:?} to say so",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn serve_warns_of_unknown_settings_in_plain_text_logs() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.path().join("o.db").display());
+    let mut child = offerflow()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .env("OFFERFLOW_MAX_BATCHES", "5")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    // Read until the server says it listens (or stops): the warning comes before.
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.contains("offerflow listening") {
+            break;
+        }
+        line.clear();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.contains(
+            "OFFERFLOW_MAX_BATCHES is not a setting and is ignored; did you mean OFFERFLOW_MAX_BATCH?"
+        ),
+        "{seen}"
+    );
+    assert!(seen.contains("offerflow listening"), "{seen}");
+    assert!(
+        !seen.contains('\u{1b}'),
+        "colour codes in logs that go to a pipe: {seen:?}"
+    );
+}
+
+#[test]
+fn each_command_describes_its_own_format() {
+    let (_, replay) = run(&["replay", "--help"], &[]);
+    assert!(replay.contains("one JSON object per fixture"), "{replay}");
+    assert!(!replay.contains("offending source line"), "{replay}");
+    let (_, validate) = run(&["validate", "--help"], &[]);
+    assert!(validate.contains("offending source line"), "{validate}");
+}
+
+/// A database whose first migration is killed at any point opens again: each migration and
+/// its record commit together or not at all (SQLite, and PostgreSQL when configured).
+#[test]
+fn a_first_start_killed_at_any_point_opens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut databases: Vec<(String, Option<String>)> = (0..24)
+        .map(|i| {
+            let path = dir.path().join(format!("killed-{i}.db"));
+            (format!("sqlite:{}?mode=rwc", path.display()), None)
+        })
+        .collect();
+    let postgres = std::env::var("OFFERFLOW_TEST_POSTGRES_URL").ok();
+    if let Some(base) = &postgres {
+        for i in 0..12 {
+            let schema = format!("killed_{}_{i}", std::process::id());
+            psql(
+                base,
+                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+            );
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            databases.push((url, Some(schema)));
+        }
+    }
+    let mut killed_midway = 0;
+    for (i, (url, _)) in databases.iter().enumerate() {
+        // Kill points spread over the first start (a whole one takes about 60 ms here).
+        let delay = std::time::Duration::from_millis((i % 24) as u64 * 4);
+        let mut child = offerflow()
+            .args(["migrate", "--database-url", url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            killed_midway += 1;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let (code, out) = run(&["migrate", "--database-url", url], &[]);
+        assert_eq!(
+            code, 0,
+            "{url} killed after {delay:?} does not open again: {out}"
+        );
+        let (code, out) = run(&["keys", "list", "--database-url", url], &[]);
+        assert_eq!(code, 0, "{url}: {out}");
+    }
+    assert!(
+        killed_midway >= 10,
+        "only {killed_midway} kills landed before the end"
+    );
+    if let Some(base) = &postgres {
+        for (_, schema) in &databases {
+            if let Some(schema) = schema {
+                psql(base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// Runs SQL on PostgreSQL with `psql`.
+fn psql(url: &str, sql: &str) {
+    let status = Command::new("psql")
+        .args([url, "-q", "-c", sql])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql {sql}");
 }

@@ -51,7 +51,8 @@ pub struct EventError {
 }
 
 impl EventError {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// An error in `field` (empty for the event itself), for `reason`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             reason: reason.into(),
@@ -126,22 +127,9 @@ impl Event {
 
     /// Checks the bounds of DESIGN §2: lengths, reserved keys, attribute size and depth.
     pub fn validate(&self) -> Result<(), EventError> {
-        for (field, value) in [
-            ("id", &self.id),
-            ("customer_id", &self.customer_id),
-            ("type", &self.kind),
-        ] {
-            // A text of at most MAX_ID_CHARS bytes has at most as many characters: characters
-            // are counted only for longer ones.
-            let too_long = value.len() > MAX_ID_CHARS && value.chars().count() > MAX_ID_CHARS;
-            if value.is_empty() || too_long {
-                let chars = value.chars().count();
-                return Err(EventError::new(
-                    field,
-                    format!("must be 1 to {MAX_ID_CHARS} characters, not {chars}"),
-                ));
-            }
-        }
+        check_id("id", &self.id)?;
+        check_id("customer_id", &self.customer_id)?;
+        check_id("type", &self.kind)?;
         for key in RESERVED_KEYS {
             if self.attributes.contains_key(key) {
                 return Err(EventError::new(
@@ -152,6 +140,29 @@ impl Event {
         }
         check_attributes(&self.attributes)
     }
+}
+
+/// Checks an identifier (an event's id, customer id or type; a customer id anywhere else): 1 to
+/// [`MAX_ID_CHARS`] characters, none of them NUL (U+0000), which PostgreSQL cannot store in
+/// text and which no identifier needs.
+pub fn check_id(field: &str, value: &str) -> Result<(), EventError> {
+    // A text of at most MAX_ID_CHARS bytes has at most as many characters: characters are
+    // counted only for longer ones.
+    let too_long = value.len() > MAX_ID_CHARS && value.chars().count() > MAX_ID_CHARS;
+    if value.is_empty() || too_long {
+        let chars = value.chars().count();
+        return Err(EventError::new(
+            field,
+            format!("must be 1 to {MAX_ID_CHARS} characters, not {chars}"),
+        ));
+    }
+    if let Some(at) = value.chars().position(|c| c == '\0') {
+        return Err(EventError::new(
+            field,
+            format!("must not contain the NUL character (U+0000), found at character {at}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Counts the bytes written to it, and refuses any past [`MAX_ATTRIBUTES_BYTES`].

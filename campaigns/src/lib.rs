@@ -29,7 +29,7 @@ pub use diagnostic::{Code, Diagnostic, Diagnostics, Position};
 pub use duration::SpecDuration;
 pub use event::{
     Customer, Event, EventError, MAX_ATTRIBUTES_BYTES, MAX_ATTRIBUTES_DEPTH, MAX_ID_CHARS,
-    RESERVED_KEYS, check_attributes,
+    RESERVED_KEYS, check_attributes, check_id,
 };
 pub use spec::{
     Amount, CampaignSpec, Goal, Limits, Period, RewardKind, RewardSpec, Schedule, Step,

@@ -41,5 +41,5 @@ pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progres
 pub use store::{
     AuditEntry, CacheStats, CampaignRecord, CampaignStatus, CampaignVersion, CustomerView,
     LedgerEntry, OFFER_CAMPAIGNS_TTL, OfferCampaign, Prepared, Store, Transition, VIEW_REWARDS,
-    VIEW_TTL,
+    VIEW_TTL, redact,
 };

@@ -64,7 +64,7 @@ pub type BatchObserver = Arc<dyn Fn(BatchReport) + Send + Sync>;
 /// their results go.
 struct Job {
     events: Prepared,
-    reply: oneshot::Sender<std::result::Result<Vec<EventResult>, String>>,
+    reply: oneshot::Sender<Result<Vec<EventResult>>>,
     /// The job's room in the queue, one permit per event, given back when a batch takes it.
     _room: OwnedSemaphorePermit,
 }
@@ -141,9 +141,7 @@ impl Pipeline {
         for answer in replies {
             match answer.await {
                 Ok(Ok(batch)) => results.extend(batch),
-                Ok(Err(message)) => {
-                    return Err(Error::Db(sea_orm::DbErr::Custom(message)));
-                }
+                Ok(Err(e)) => return Err(e),
                 Err(_) => return Err(Error::Stopped),
             }
         }
@@ -233,9 +231,8 @@ async fn run(
             Err(e) => {
                 stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, events = size, "a batch failed; nothing of it was kept");
-                let message = e.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(message.clone()));
+                    let _ = reply.send(Err(e.clone()));
                 }
             }
         }

@@ -16,6 +16,6 @@ pub mod progress;
 pub mod reward;
 pub mod setting;
 
-pub use migration::Migrator;
+pub use migration::{Migrator, migrate};
 pub use sea_orm;
 pub use sea_orm_migration::MigratorTrait;

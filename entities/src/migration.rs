@@ -1,4 +1,9 @@
 //! Migrations, the same for SQLite and PostgreSQL.
+//!
+//! Each migration runs in one transaction with the row that records it, on both databases, so
+//! that a process killed at any point of a migration leaves it either applied and recorded or
+//! not there at all. A new migration must say so too (`use_transaction`), and must hold only
+//! statements that SQLite and PostgreSQL both run inside a transaction.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -20,6 +25,12 @@ struct Init;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Init {
+    /// Whole or not at all, on SQLite too (its DDL is transactional): a process killed during
+    /// its first start leaves a database that opens again.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let tables = [
             Table::create()
@@ -169,6 +180,11 @@ impl MigrationName for Access {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Access {
+    /// Whole or not at all, as [`Init`].
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
             Table::create()
@@ -198,4 +214,32 @@ impl MigrationTrait for Access {
         }
         Ok(())
     }
+}
+
+/// Applies every pending migration, one process at a time: the whole run is one transaction
+/// that first takes the database's write lock (`BEGIN IMMEDIATE` on SQLite; on PostgreSQL an
+/// advisory lock on the schema's name, held to the end of the transaction). Two processes
+/// starting on a fresh database, or one starting while the backend of a killed one still runs
+/// its migration, then wait for each other instead of racing to create the same tables, and a
+/// run killed at any point leaves nothing of itself. Returns the names of the migrations it
+/// applied.
+pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+    let options = sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    let txn = db.begin_with_options(options).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+            .await?;
+    }
+    let pending: Vec<String> = Migrator::get_pending_migrations(&txn)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Migrator::up(&txn, None).await?;
+    txn.commit().await?;
+    Ok(pending)
 }

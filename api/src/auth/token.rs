@@ -100,10 +100,8 @@ impl Tokens {
         seconds: i64,
         now: DateTime<Utc>,
     ) -> Result<CustomerToken> {
-        let n = customer_id.chars().count();
-        if n == 0 || n > campaigns::MAX_ID_CHARS {
-            return Err(ApiError::bad("customerId", "must be 1 to 128 characters"));
-        }
+        campaigns::check_id("customerId", customer_id)
+            .map_err(|e| ApiError::bad(e.field, e.reason))?;
         if !(1..=MAX_TOKEN_SECONDS).contains(&seconds) {
             return Err(ApiError::bad(
                 "ttlSeconds",

@@ -21,10 +21,16 @@ pub(super) fn run(database_url: &str, action: KeysAction) -> Outcome {
         }
     };
     runtime.block_on(async {
-        let store = match Store::connect(database_url).await {
+        // Creating a key may create the database (a first step before `serve`); listing and
+        // revoking need one that exists, so that a mistyped path is named, not created empty.
+        let opened = match action {
+            KeysAction::Create { .. } => Store::connect(database_url).await,
+            _ => Store::open_existing(database_url).await,
+        };
+        let store = match opened {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: cannot open the database: {e}");
+                eprintln!("error: {e}");
                 return Outcome::Error;
             }
         };
@@ -41,10 +47,11 @@ pub(super) fn run(database_url: &str, action: KeysAction) -> Outcome {
                 match keys.create(&name, &scopes).await {
                     Ok(k) => {
                         eprintln!(
-                            "created API key {} ({}) with scopes {}; it is shown once, store it now:",
+                            "created API key {} ({}) with scopes {} in {}; it is shown once, store it now:",
                             k.key.id,
                             k.key.name,
-                            names(&k.key.scopes)
+                            names(&k.key.scopes),
+                            engine::redact(database_url)
                         );
                         println!("{}", k.secret);
                         Outcome::Success

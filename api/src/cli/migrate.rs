@@ -1,8 +1,8 @@
 //! `offerflow migrate`: apply pending migrations, saying which.
 
 use super::Outcome;
+use engine::redact;
 use entities::sea_orm::{ConnectOptions, Database};
-use entities::{Migrator, MigratorTrait};
 use std::time::Duration;
 
 pub(super) fn run(url: &str) -> Outcome {
@@ -31,41 +31,14 @@ async fn migrate(url: &str) -> anyhow::Result<()> {
     let db = Database::connect(options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", redact(url)))?;
-    let pending = Migrator::get_pending_migrations(&db).await?;
-    if pending.is_empty() {
+    let applied = entities::migrate(&db).await?;
+    if applied.is_empty() {
         println!("{}: up to date", redact(url));
         return Ok(());
     }
-    for (i, m) in pending.iter().enumerate() {
-        println!("[{}/{}] applying {}", i + 1, pending.len(), m.name());
+    for (i, name) in applied.iter().enumerate() {
+        println!("[{}/{}] applied {name}", i + 1, applied.len());
     }
-    Migrator::up(&db, None).await?;
-    println!("{}: {} migration(s) applied", redact(url), pending.len());
+    println!("{}: {} migration(s) applied", redact(url), applied.len());
     Ok(())
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn hides_passwords() {
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite:offerflow.db"), "sqlite:offerflow.db");
-    }
 }

@@ -56,8 +56,9 @@ enum Command {
         /// Spec files, or directories searched for *.yaml, *.yml and *.json.
         #[arg(required = true, value_name = "FILE|DIR")]
         paths: Vec<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// Output format: `text`, compiler-style lines with the offending source line; `json`,
+        /// one JSON document listing every spec's diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true)]
         format: Format,
     },
     /// Replay QA fixtures through the real engine and storage, and compare with `expect`.
@@ -68,8 +69,10 @@ enum Command {
         /// Use this database as it is (resume) instead of a fresh in-memory one.
         #[arg(long)]
         database_url: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// Output format: `text`, a readable report with progress and a diff against `expect`;
+        /// `json`, one JSON object per fixture (events by outcome, issued rewards, passed,
+        /// mismatches).
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true)]
         format: Format,
         /// Also write a JUnit XML report here.
         #[arg(long, value_name = "FILE")]
@@ -151,9 +154,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite:offerflow.db?mode=rwc";
 /// How a command prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// For people: compiler-style lines with the offending source line.
+    /// For people.
     Text,
-    /// For programs: one JSON document.
+    /// For programs.
     Json,
 }
 

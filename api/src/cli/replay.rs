@@ -39,7 +39,7 @@ async fn replay_all(
         Some(url) => match Store::connect(url).await {
             Ok(store) => Some(store),
             Err(e) => {
-                eprintln!("error: cannot open the database: {e}");
+                eprintln!("error: {e}");
                 return Outcome::Error;
             }
         },

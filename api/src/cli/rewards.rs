@@ -12,7 +12,8 @@ pub(super) fn export(database_url: &str) -> Outcome {
             return Outcome::Error;
         }
     };
-    let rows = match runtime.block_on(async { Store::connect(database_url).await?.rewards().await })
+    let rows = match runtime
+        .block_on(async { Store::open_existing(database_url).await?.rewards().await })
     {
         Ok(rows) => rows,
         Err(e) => {

@@ -14,6 +14,9 @@ pub(super) fn run(config_file: Option<&Path>, flags: &Flags) -> Outcome {
         }
     };
     init_logs(&config);
+    for warning in Config::unknown_variables(std::env::vars()) {
+        tracing::warn!("{warning}");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -34,8 +37,10 @@ pub(super) fn run(config_file: Option<&Path>, flags: &Flags) -> Outcome {
 fn init_logs(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    // Colours only for a terminal: a log file or collector gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
@@ -48,10 +53,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let address = listener.local_addr()?;
-    let database = redact(&config.database_url);
-    let app = App::start(config)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database {database}: {e}"))?;
+    let database = engine::redact(&config.database_url);
+    let app = App::start(config).await?;
     match app.bootstrap_admin().await {
         Ok(Some(key)) => {
             tracing::warn!(id = %key.key.id, "no admin API key existed: created one (printed once on stderr)");
@@ -98,42 +101,4 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing requests and the batch in flight");
-}
-
-/// The database URL without its password, for logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &credentials[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(
-            super::redact("postgres://app:secret@db:5432/offers"),
-            "postgres://app:***@db:5432/offers"
-        );
-        assert_eq!(
-            super::redact("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-        assert_eq!(
-            super::redact("sqlite:offerflow.db?mode=rwc"),
-            "sqlite:offerflow.db?mode=rwc"
-        );
-    }
 }

@@ -1,10 +1,12 @@
 //! Parsed documents, reused: client apps send the same few queries again and again, and
 //! parsing one costs more than running it against a warm cache.
 //!
-//! Only parsing is skipped. Every request still goes through the same checks as a fresh
-//! document: the recursion, directive and alias limits, validation against the schema,
-//! complexity and depth, all of which async-graphql runs on the document it is given. A text
-//! that does not parse is not kept; async-graphql parses it again and reports the error.
+//! Only parsing and the checks that depend on the text alone are skipped: a document is kept
+//! once it passed [`super::limits`]' checks of its text and its expanded size, under the
+//! same limits (one cache per schema). Every request still goes through async-graphql's
+//! recursion and directive limits, validation against the schema, complexity and depth, all
+//! of which run on the document it is given, and through the checks of its variables. A
+//! text that does not parse, or that a limit refuses, is not kept.
 
 use async_graphql::parser::types::ExecutableDocument;
 use moka::sync::Cache;
@@ -35,22 +37,18 @@ impl Default for Documents {
 }
 
 impl Documents {
-    /// Gives `request` its parsed document, from the cache when its text was seen before.
-    pub fn attach(&self, request: &mut async_graphql::Request) {
-        if request.query.len() > MAX_QUERY_BYTES {
-            return;
+    /// The document kept for `query`, if any.
+    pub fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+        if query.len() > MAX_QUERY_BYTES {
+            return None;
         }
-        let document = match self.0.get(&request.query) {
-            Some(d) => d,
-            None => match async_graphql::parser::parse_query(&request.query) {
-                Ok(d) => {
-                    let d = Arc::new(d);
-                    self.0.insert(request.query.clone(), Arc::clone(&d));
-                    d
-                }
-                Err(_) => return,
-            },
-        };
-        request.set_parsed_query(ExecutableDocument::clone(&document));
+        self.0.get(query)
+    }
+
+    /// Keeps `document`, parsed and checked from `query` (unless the text is long).
+    pub fn insert(&self, query: &str, document: Arc<ExecutableDocument>) {
+        if query.len() <= MAX_QUERY_BYTES {
+            self.0.insert(query.to_owned(), document);
+        }
     }
 }

@@ -4,17 +4,22 @@
 
 mod access;
 mod documents;
+mod errors;
+mod expand;
+pub mod graphiql;
 mod inputs;
 mod limits;
 mod mutation;
 mod query;
+mod scan;
 mod simulate;
 mod subscription;
 mod types;
 
-pub use documents::Documents;
+pub use limits::Limit;
 pub use mutation::Mutation;
 pub use query::{MAX_PAGE, Query};
+pub use scan::json_scan;
 pub use subscription::Subscription;
 
 use crate::app::App;
@@ -24,15 +29,16 @@ use async_graphql::Schema;
 /// The schema type.
 pub type OfferflowSchema = Schema<Query, Mutation, Subscription>;
 
-/// The schema, serving `app`, with the configured limits.
+/// The schema, serving `app`, with the configured limits ([`limits`]: depth and complexity
+/// are checked there, after validation, so that their refusals carry a code; recursion and
+/// directives there too, before validation, with async-graphql's own checks behind).
 pub fn schema(app: App) -> OfferflowSchema {
     let config: &Config = app.config();
     let mut builder = Schema::build(Query, Mutation, Subscription)
-        .limit_depth(config.graphql_max_depth)
-        .limit_complexity(config.graphql_max_complexity)
         .limit_recursive_depth(config.graphql_max_recursion)
         .limit_directives(config.graphql_max_directives)
-        .extension(limits::AliasLimit(config.graphql_max_aliases));
+        .extension(limits::DocumentLimits::new(config))
+        .extension(errors::ErrorCodes);
     if !config.graphql_introspection {
         builder = builder.disable_introspection();
     }

@@ -108,6 +108,7 @@ impl Query {
     /// An event's processing outcome, if it was processed.
     async fn event(&self, ctx: &Context<'_>, id: String) -> Result<Option<EventOutcome>> {
         allow(ctx, Access::Read)?;
+        check_id("id", &id).extend()?;
         let app = ctx.data::<App>()?;
         let result = app.store().event_result(&id).await.gql()?;
         Ok(result.as_ref().map(EventOutcome::from))
@@ -188,19 +189,9 @@ impl Query {
     }
 }
 
-/// An id argument: 1 to 128 characters, like event and customer ids.
+/// An id argument: 1 to 128 characters and no NUL, like event and customer ids.
 pub(super) fn check_id(field: &str, id: &str) -> ApiResult<()> {
-    let n = id.chars().count();
-    if n == 0 || n > campaigns::MAX_ID_CHARS {
-        return Err(ApiError::bad(
-            field,
-            format!(
-                "must be 1 to {} characters, not {n}",
-                campaigns::MAX_ID_CHARS
-            ),
-        ));
-    }
-    Ok(())
+    campaigns::check_id(field, id).map_err(|e| ApiError::bad(e.field, e.reason))
 }
 
 /// A customer, by id. Reached from `customer(id)` and from `upsertCustomer`'s answer: each

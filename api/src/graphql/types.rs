@@ -687,8 +687,10 @@ pub struct Offer {
     pub starts_at: Option<DateTime<Utc>>,
     /// When it stops.
     pub ends_at: Option<DateTime<Utc>>,
-    /// Seconds until it stops, if it has an end not yet reached.
-    pub seconds_left: Option<i64>,
+    /// Whole seconds until it stops (`endsAt`), if it has an end not yet reached. A `Float`,
+    /// not an `Int`: GraphQL's `Int` is 32-bit and stops at about 68 years (a campaign ending
+    /// in 2100 is further off); a `Float` holds every whole second exactly up to 2^53.
+    pub seconds_left: Option<f64>,
     /// What is still missing to complete the current cycle, for a person.
     pub missing: Option<String>,
 }
@@ -720,7 +722,7 @@ impl From<CustomerOffer> for Offer {
             rewards_earned: c.rewards.iter().map(Reward::from).collect(),
             starts_at: spec.schedule.starts_at,
             ends_at: spec.schedule.ends_at,
-            seconds_left: c.offer.seconds_left,
+            seconds_left: c.offer.seconds_left.map(|s| s as f64),
             missing: c.offer.missing,
         }
     }

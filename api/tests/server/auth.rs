@@ -228,10 +228,16 @@ async fn every_operation_under_every_credential() {
     );
 
     // Refusals say why: no credentials, or which scope is missing.
-    let anonymous = server
-        .graphql_as(None, "{ apiKeys { id } }", json!({}))
+    let (status, _, anonymous) = server
+        .post_as(
+            None,
+            "/graphql",
+            "application/json",
+            br#"{"query": "{ apiKeys { id } }"}"#.to_vec(),
+        )
         .await;
-    assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHORIZED");
+    assert_eq!(status, 401, "{anonymous}");
+    assert_eq!(anonymous["error"]["code"], "UNAUTHORIZED");
     let ingest = credentials[2].1.as_deref();
     let forbidden = server
         .graphql_as(ingest, "{ apiKeys { id } }", json!({}))

@@ -346,7 +346,7 @@ async fn journey(backend: &str) {
     assert_eq!(offers[0]["cyclesLeft"], 0);
     assert_eq!(offers[0]["missing"], Value::Null);
     assert_eq!(offers[0]["progress"]["percent"], 100.0);
-    assert_eq!(offers[0]["secondsLeft"], 28 * 86_400 + 12 * 3_600);
+    assert_eq!(offers[0]["secondsLeft"], 28.0 * 86_400.0 + 12.0 * 3_600.0);
     assert_eq!(
         offers[0]["rewardsEarned"],
         json!([{"campaign": "three-orders", "eventId": "e3", "cycle": 1, "kind": "POINTS", "amount": 500.0}])

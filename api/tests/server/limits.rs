@@ -112,14 +112,14 @@ async fn oversized_requests_are_refused_and_nothing_is_lost() {
     );
 
     let mut deep = String::from("__typename");
-    for _ in 0..5 {
-        deep = format!("__type(name: \"Query\") {{ fields {{ type {{ ofType {{ {deep} }} }} }} }}");
+    for _ in 0..6 {
+        deep = format!("fields {{ type {{ ofType {{ {deep} }} }} }}");
     }
-    let e = server.error(&format!("{{ {deep} }}"), json!({})).await;
-    assert!(
-        e["message"].as_str().unwrap().contains("nested too deep"),
-        "{e}"
-    );
+    let deep = format!("{{ __type(name: \"Query\") {{ {deep} }} }}");
+    let e = server.error(&deep, json!({})).await;
+    assert_eq!(e["extensions"]["code"], "LIMIT_EXCEEDED", "{e}");
+    assert_eq!(e["extensions"]["limit"], "graphql_max_depth", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("deep"), "{e}");
 
     server.stop().await;
 }
@@ -131,9 +131,34 @@ async fn health_readiness_and_graphiql() {
     let (status, body) = server.get("/readyz").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"ready\":true"));
-    let (status, page) = server.get("/graphql").await;
+    // GraphiQL: the page and every file it loads come from this server, without credentials,
+    // and its policy lets the browser load nothing from anywhere else.
+    let response = reqwest::get(format!("{}/graphql", server.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'self'") && policy.contains("script-src 'self'"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("GraphiQL"), "{page}");
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//unpkg"));
+    let files: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/graphql/assets/"))
+        .collect();
+    assert_eq!(files.len(), 6, "{files:?}");
+    for file in files.iter().chain(&["/graphql/assets/LICENSE-graphiql"]) {
+        let (status, body) = server.get_as(None, file).await;
+        assert_eq!(status, 200, "{file}");
+        assert!(!body.is_empty(), "{file}");
+    }
+    let (status, script) = server.get_as(None, "/graphql/assets/graphiql.min.js").await;
     assert_eq!(status, 200);
-    assert!(page.to_lowercase().contains("graphiql"));
+    assert!(script.len() > 1_000_000 && script.contains("GraphiQL"));
+    assert_eq!(server.get_as(None, "/graphql/assets/nope.js").await.0, 404);
     server.stop().await;
 }
 

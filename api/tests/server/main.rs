@@ -3,13 +3,16 @@
 //! schema contract.
 
 mod answers;
+mod attacks;
 mod auth;
 mod common;
 mod contract;
+mod errors;
 mod freshness;
 mod journey;
 mod limits;
 mod metrics;
+mod poison;
 mod subscription;
 mod subscription_limits;
 mod ws;

@@ -222,7 +222,7 @@ impl Store {
             .await
             .map_err(|e| match e.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => taken(&spec.key),
-                _ => Error::Db(e),
+                _ => Error::from(e),
             })?;
         audit(
             &txn,

@@ -3,19 +3,20 @@
 //! concurrent writer (a version that moved, a key inserted meanwhile) is rolled back whole and
 //! run again from fresh reads.
 
+use super::fault::{Fault, classify};
 use super::{CustomerProgress, Store};
 use crate::apply::{EventResult, Status};
 use crate::core::Reward;
 use crate::error::{Error, Result};
 use crate::fingerprint::{fingerprint, to_hex};
 use crate::state::CampaignState;
-use campaigns::{Customer, Event};
+use campaigns::{Customer, Event, EventError};
 use chrono::Utc;
 use entities::{budget, customer, inbox, outbox, progress, reward};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QueryFilter, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -35,10 +36,10 @@ enum Stop {
 
 impl From<DbErr> for Stop {
     fn from(e: DbErr) -> Self {
-        if is_contention(&e) {
+        if classify(&e) == Fault::Contention {
             Stop::Retry
         } else {
-            Stop::Fail(Error::Db(e))
+            Stop::Fail(Error::from(e))
         }
     }
 }
@@ -51,24 +52,8 @@ impl From<Error> for Stop {
 
 impl From<serde_json::Error> for Stop {
     fn from(e: serde_json::Error) -> Self {
-        Stop::Fail(Error::StateFormat(e))
+        Stop::Fail(Error::from(e))
     }
-}
-
-/// A unique key taken meanwhile, a lock that could not be had, a serialization failure.
-fn is_contention(e: &DbErr) -> bool {
-    if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-        return true;
-    }
-    let text = e.to_string();
-    [
-        "database is locked",
-        "deadlock detected",
-        "could not serialize",
-        "busy",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
 }
 
 /// Events read and fingerprinted, ready for a batch: the work that needs no database, done by
@@ -128,8 +113,33 @@ impl Store {
     }
 
     /// [`Store::process_batch`] for events already read.
+    ///
+    /// An event the database cannot store (PostgreSQL refuses a NUL character in text, say)
+    /// fails only itself: the batch it broke is run again one event at a time, in order, and
+    /// that event alone is rejected with the database's reason.
     pub async fn process_prepared(&self, events: &Prepared) -> Result<Vec<EventResult>> {
         let incoming = &events.0;
+        match self.run(incoming).await {
+            Err(Error::Unstorable(_)) if incoming.len() > 1 => {
+                let mut results = Vec::with_capacity(incoming.len());
+                for one in incoming.chunks(1) {
+                    match self.run(one).await {
+                        Err(Error::Unstorable(e)) => results.push(unstorable(&one[0], &e)),
+                        other => results.extend(other?),
+                    }
+                }
+                Ok(results)
+            }
+            Err(Error::Unstorable(e)) if incoming.len() == 1 => {
+                Ok(vec![unstorable(&incoming[0], &e)])
+            }
+            other => other,
+        }
+    }
+
+    /// Runs `incoming` in one transaction, again from fresh reads while it meets concurrent
+    /// writers.
+    async fn run(&self, incoming: &[Incoming]) -> Result<Vec<EventResult>> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -410,6 +420,20 @@ impl Store {
             self.progress.invalidate(customer_id);
         }
     }
+}
+
+/// The rejection of an event the database refused to store.
+fn unstorable(incoming: &Incoming, e: &DbErr) -> EventResult {
+    tracing::warn!(error = %e, "the database refused an event's values; rejecting that event");
+    let id = match incoming {
+        Ok((event, _)) => event.id.clone(),
+        Err(refused) => refused.event_id.clone(),
+    };
+    EventResult::refused(
+        id,
+        Status::Rejected,
+        EventError::new("", format!("the database cannot store this event: {e}")),
+    )
 }
 
 /// What taking one unit of a budget did.

@@ -26,11 +26,13 @@
 
 mod authoring;
 mod batch;
+mod fault;
 mod read;
 mod view;
 
 pub use authoring::{AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, Transition};
 pub use batch::Prepared;
+pub(crate) use fault::{Fault, classify};
 pub use read::{LedgerEntry, OFFER_CAMPAIGNS_TTL, OfferCampaign};
 pub use view::{CustomerView, VIEW_REWARDS, VIEW_TTL};
 
@@ -39,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::state::CampaignState;
 use campaigns::{CampaignSpec, CompiledCampaign, Customer};
 use chrono::Utc;
-use entities::{Migrator, MigratorTrait, campaign, campaign_version, customer, reward};
+use entities::{campaign, campaign_version, customer, reward};
 use moka::sync::Cache;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -100,24 +102,135 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Closes a connection that comes back to the pool still inside a transaction, instead of
+/// handing it to the next caller.
+///
+/// A `COMMIT` that fails (SQLite's disk full, an I/O error) may leave SQLite's transaction
+/// open, or roll it back behind the driver's back so that the driver's own `ROLLBACK` fails;
+/// either way the driver still counts the connection as inside a transaction, and every later
+/// "transaction" on it would be a savepoint inside the abandoned one, never committed. The
+/// ping lets the driver's queued rollback run first; a connection still inside a transaction
+/// after it is closed (closing rolls back), so each batch starts on a clean connection.
+/// In-memory SQLite is left alone: its one connection is the database.
+fn discard_if_in_transaction<C: sea_orm::sqlx::Connection>(
+    conn: &mut C,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<
+    Box<dyn Future<Output = std::result::Result<bool, sea_orm::sqlx::Error>> + Send + '_>,
+> {
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a database connection left inside a failed transaction");
+            return Ok(false);
+        }
+        Ok(true)
+    })
+}
+
+/// How long the first connection to PostgreSQL may take before the address is reported
+/// unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens one connection to PostgreSQL, so that an unreachable or refusing server is reported at
+/// once with its own reason (connection refused, no such database, authentication...), where
+/// the pool would retry until its timeout and then say only that it timed out.
+async fn probe_postgres(url: &str) -> Result<()> {
+    use sea_orm::sqlx::Connection;
+    let failed = |reason: String| Error::Connect {
+        url: redact(url),
+        reason,
+    };
+    let connect = sea_orm::sqlx::PgConnection::connect(url);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(_) => Err(failed(format!(
+            "no answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Refuses a SQLite URL whose file does not exist.
+fn sqlite_must_exist(url: &str) -> Result<()> {
+    use std::str::FromStr;
+    let options =
+        sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(|e| Error::Connect {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let path = options.get_filename();
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !in_memory && !path.exists() {
+        return Err(Error::Connect {
+            url: url.to_owned(),
+            reason: format!(
+                "no database file at {} (`offerflow serve` and `offerflow migrate` create one)",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 impl Store {
     /// Connects to `url` (`sqlite:offerflow.db?mode=rwc`, `sqlite::memory:`,
-    /// `postgres://...`) and applies any pending migrations.
+    /// `postgres://...`) and applies any pending migrations. A SQLite file that does not exist
+    /// is created.
     pub async fn connect(url: &str) -> Result<Store> {
         Self::connect_with(ConnectOptions::new(url)).await
     }
 
+    /// [`Store::connect`] for a database that must exist already: a SQLite file that does not
+    /// is refused (a mistyped path names the file instead of creating an empty database).
+    pub async fn open_existing(url: &str) -> Result<Store> {
+        Self::open(ConnectOptions::new(url), false).await
+    }
+
     /// Connects with options prepared by the caller (a PostgreSQL schema search path, pool
     /// sizes...), then migrates.
-    pub async fn connect_with(mut options: ConnectOptions) -> Result<Store> {
+    pub async fn connect_with(options: ConnectOptions) -> Result<Store> {
+        Self::open(options, true).await
+    }
+
+    async fn open(mut options: ConnectOptions, create: bool) -> Result<Store> {
         let url = options.get_url().to_owned();
         options.sqlx_logging(false);
         if url.starts_with("sqlite:") {
-            options.map_sqlx_sqlite_opts(|o| {
+            if !create {
+                sqlite_must_exist(&url)?;
+            }
+            options.map_sqlx_sqlite_opts(move |o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(30))
-                    .create_if_missing(true)
+                    .create_if_missing(create)
             });
             if url.contains(":memory:") || url.contains("mode=memory") {
                 // Every connection to an in-memory database is a database of its own.
@@ -126,10 +239,20 @@ impl Store {
                     .min_connections(1)
                     .idle_timeout(None::<Duration>)
                     .max_lifetime(None::<Duration>);
+            } else {
+                options.map_sqlx_sqlite_pool_opts(|o| o.after_release(discard_if_in_transaction));
             }
+        } else {
+            options.map_sqlx_postgres_pool_opts(|o| o.after_release(discard_if_in_transaction));
+            probe_postgres(&url).await?;
         }
-        let db = Database::connect(options).await?;
-        Migrator::up(&db, None).await?;
+        let db = Database::connect(options)
+            .await
+            .map_err(|e| Error::Connect {
+                url: redact(&url),
+                reason: e.to_string(),
+            })?;
+        entities::migrate(&db).await?;
         Ok(Store {
             db,
             compiled: Cache::new(10_000),
@@ -288,5 +411,24 @@ impl Store {
                 ))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            super::redact("postgres://app:secret@db:5432/offers"),
+            "postgres://app:***@db:5432/offers"
+        );
+        assert_eq!(
+            super::redact("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            super::redact("sqlite:offerflow.db?mode=rwc"),
+            "sqlite:offerflow.db?mode=rwc"
+        );
     }
 }

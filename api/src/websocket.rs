@@ -178,21 +178,33 @@ impl Registry {
         Ok(self.slot(bucket.to_owned(), Kind::Connection))
     }
 
-    /// A subscription for the credential `bucket` on a connection running `running`.
-    pub fn subscription(self: &Arc<Self>, bucket: &str, running: usize) -> Result<Slot, ApiError> {
-        let refuse = |what: String| Err(ApiError::LimitExceeded(what));
+    /// A subscription for the credential `bucket` on a connection running `running`, or the
+    /// refusal with the setting it met.
+    pub fn subscription(
+        self: &Arc<Self>,
+        bucket: &str,
+        running: usize,
+    ) -> Result<Slot, (ApiError, &'static str)> {
+        let refuse =
+            |setting: &'static str, what: String| Err((ApiError::LimitExceeded(what), setting));
         if running >= self.per_connection {
-            return refuse(format!(
-                "this connection runs {running} subscriptions, its limit \
+            return refuse(
+                "subscriptions_per_connection",
+                format!(
+                    "this connection runs {running} subscriptions, its limit \
                  (subscriptions_per_connection); complete one first"
-            ));
+                ),
+            );
         }
         let mut counts = self.lock();
         if counts.subscriptions >= self.subscriptions_max {
-            return refuse(format!(
-                "this server runs {} subscriptions, its limit (subscriptions_max); try again later",
-                counts.subscriptions
-            ));
+            return refuse(
+                "subscriptions_max",
+                format!(
+                    "this server runs {} subscriptions, its limit (subscriptions_max); try again later",
+                    counts.subscriptions
+                ),
+            );
         }
         let usage = counts.by.entry(bucket.to_owned()).or_default();
         if usage.subscriptions >= self.per_credential {
@@ -200,10 +212,13 @@ impl Registry {
             if usage.connections == 0 {
                 counts.by.remove(bucket);
             }
-            return refuse(format!(
-                "this credential runs {running} subscriptions across its connections, its limit \
+            return refuse(
+                "subscriptions_per_credential",
+                format!(
+                    "this credential runs {running} subscriptions across its connections, its limit \
                  (subscriptions_per_credential); complete one first"
-            ));
+                ),
+            );
         }
         usage.subscriptions += 1;
         counts.subscriptions += 1;
@@ -302,15 +317,20 @@ fn init_credential(payload: &Value) -> Option<String> {
         .map(|v| v.trim_start_matches("Bearer ").trim().to_owned())
 }
 
-/// An operation's error answer then its completion, in `protocol`'s words.
-fn refusal(protocol: Protocols, id: &str, error: &ApiError) -> [String; 2] {
+/// An operation's error answer then its completion, in `protocol`'s words; `limit` names
+/// the setting a `LIMIT_EXCEEDED` met, as GraphQL's own limits do.
+fn refusal(protocol: Protocols, id: &str, error: &ApiError, limit: Option<&str>) -> [String; 2] {
     let next = match protocol {
         Protocols::GraphQLWS => "next",
         Protocols::SubscriptionsTransportWS => "data",
     };
+    let mut extensions = json!({"code": error.code()});
+    if let Some(limit) = limit {
+        extensions["limit"] = json!(limit);
+    }
     let payload = json!({"data": null, "errors": [{
         "message": error.to_string(),
-        "extensions": {"code": error.code()},
+        "extensions": extensions,
     }]});
     [
         json!({"type": next, "id": id, "payload": payload}).to_string(),
@@ -402,7 +422,7 @@ pub async fn serve(socket: WebSocket, session: Session) {
                             id.len()
                         ));
                         let short: String = id.chars().take(MAX_ID_BYTES / 4).collect();
-                        answer = Some(refusal(protocol, &short, &e));
+                        answer = Some(refusal(protocol, &short, &e, None));
                         false
                     }
                     Some(Ok(ClientMessage::Start { id, .. })) => {
@@ -416,14 +436,16 @@ pub async fn serve(socket: WebSocket, session: Session) {
                                 // HTTP requests take from: each operation started is one.
                                 let started = registry
                                     .subscription(&bucket, c.running.len())
-                                    .map_err(|e| (e, "subscriptions"))
+                                    .map_err(|(e, setting)| (e, setting, "subscriptions"))
                                     .and_then(|slot| {
                                         let now = std::time::Instant::now();
                                         match metrics_app.limiter().check(&bucket, now) {
                                             Ok(()) => Ok(slot),
-                                            Err(retry) => {
-                                                Err((ApiError::RateLimited(retry), "rate_limit"))
-                                            }
+                                            Err(retry) => Err((
+                                                ApiError::RateLimited(retry),
+                                                "rate_limit_per_second",
+                                                "rate_limit",
+                                            )),
                                         }
                                     });
                                 match started {
@@ -431,13 +453,13 @@ pub async fn serve(socket: WebSocket, session: Session) {
                                         c.running.insert(id.clone(), slot);
                                         true
                                     }
-                                    Err((e, reason)) => {
+                                    Err((e, setting, reason)) => {
                                         metrics_app.metrics().add(
                                             "offerflow_refusals_total",
                                             &[("reason", reason)],
                                             1,
                                         );
-                                        answer = Some(refusal(protocol, id, &e));
+                                        answer = Some(refusal(protocol, id, &e, Some(setting)));
                                         false
                                     }
                                 }
@@ -600,7 +622,7 @@ where
 {
     let running: Vec<String> = lock(shared).running.drain().map(|(id, _)| id).collect();
     for id in running {
-        for text in refusal(protocol, &id, reason) {
+        for text in refusal(protocol, &id, reason, None) {
             if !send(sink, Message::Text(text.into())).await {
                 break;
             }
@@ -631,23 +653,15 @@ mod tests {
         let a: Vec<Slot> = (0..3)
             .map(|_| r.subscription("key:a", 0).unwrap())
             .collect();
-        let refused = r.subscription("key:a", 0).unwrap_err().to_string();
-        assert!(
-            refused.contains("subscriptions_per_credential"),
-            "{refused}"
-        );
-        assert!(
-            r.subscription("key:b", 2)
-                .unwrap_err()
-                .to_string()
-                .contains("per_connection")
-        );
+        let (refused, setting) = r.subscription("key:a", 0).unwrap_err();
+        assert_eq!(setting, "subscriptions_per_credential");
+        assert!(refused.to_string().contains(setting), "{refused}");
+        let per_connection = r.subscription("key:b", 2).unwrap_err().1;
+        assert_eq!(per_connection, "subscriptions_per_connection");
         let b = r.subscription("key:b", 0).unwrap();
-        assert!(
-            r.subscription("key:c", 0)
-                .unwrap_err()
-                .to_string()
-                .contains("subscriptions_max")
+        assert_eq!(
+            r.subscription("key:c", 0).unwrap_err().1,
+            "subscriptions_max"
         );
         assert_eq!(r.open(), (1, 4));
         drop((a, b, c, socket));

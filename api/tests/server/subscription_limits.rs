@@ -6,6 +6,7 @@ use crate::common::TestServer;
 use crate::ws::{
     Client, Frame, PROTOCOLS, expect_ended, gauge, key, token, updates, wait_running, wait_until,
 };
+use serde_json::json;
 use std::time::Duration;
 
 #[tokio::test]
@@ -22,8 +23,13 @@ async fn subscriptions_are_bounded_per_connection_and_per_credential() {
             a.subscribe(id, &updates("c1")).await;
         }
         a.subscribe("4", &updates("c1")).await;
-        let why = expect_ended(&mut a, "4", "LIMIT_EXCEEDED").await;
-        assert!(why.contains("subscriptions_per_connection"), "{why}");
+        let refused = a.next().await.json();
+        assert_eq!(
+            refused["payload"]["errors"][0]["extensions"],
+            json!({"code": "LIMIT_EXCEEDED", "limit": "subscriptions_per_connection"}),
+            "{refused}"
+        );
+        assert_eq!(a.next().await.json()["type"], "complete");
         wait_running(&server, 3).await;
 
         // The same customer on another connection: two more, then the credential's bound.

@@ -263,6 +263,13 @@ pub async fn expect_ended(client: &mut Client, id: &str, code: &str) -> String {
     assert_eq!(answer["id"], id, "{answer}");
     let error = &answer["payload"]["errors"][0];
     assert_eq!(error["extensions"]["code"], code, "{answer}");
+    if let Some(limit) = error["extensions"]["limit"].as_str() {
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains(limit),
+            "the message names {limit}: {answer}"
+        );
+    }
     let done = client.next().await.json();
     assert_eq!(done, json!({"type": "complete", "id": id}));
     error["message"].as_str().unwrap().to_owned()

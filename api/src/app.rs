@@ -8,10 +8,11 @@ use crate::error::{ApiError, Result};
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use chrono::{DateTime, Utc};
-use engine::{BatchReport, EventResult, Pipeline, PipelineConfig, Status, Store};
+use engine::{EventResult, Status};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+use store::{BatchReport, Pipeline, PipelineConfig, Store};
 use tokio::sync::broadcast;
 
 /// How many committed events the update feed holds for slow subscribers before they skip.
@@ -57,7 +58,7 @@ impl App {
     pub async fn with_store(store: Store, config: Config) -> Result<App> {
         let metrics = Arc::new(Metrics::default());
         let observed = Arc::clone(&metrics);
-        let observer: engine::BatchObserver = Arc::new(move |b: BatchReport| {
+        let observer: store::BatchObserver = Arc::new(move |b: BatchReport| {
             if b.committed {
                 observed.observe("offerflow_batch_events", &[], b.events as f64);
                 observed.observe("offerflow_batch_seconds", &[], b.elapsed.as_secs_f64());

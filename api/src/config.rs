@@ -93,11 +93,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// The embedded database a fresh install uses.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:offerflow.db?mode=rwc";
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database_url: crate::cli::DEFAULT_DATABASE_URL.to_owned(),
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
             max_batch: 500,
             batch_wait_ms: 5,
             queue: 10_000,

@@ -119,13 +119,25 @@ impl From<engine::Error> for ApiError {
             engine::Error::Spec(ds) => ApiError::Validation(ds.0),
             engine::Error::NotFound(m) => ApiError::NotFound(m),
             engine::Error::Conflict(m) => ApiError::Conflict(m),
-            engine::Error::Stopped => ApiError::Unavailable("the server is shutting down".into()),
-            engine::Error::Connect { .. } => ApiError::Unavailable(e.to_string()),
-            engine::Error::Unavailable(_) => {
+            other => {
+                tracing::error!(error = %other, "internal error");
+                ApiError::Internal(other.to_string())
+            }
+        }
+    }
+}
+
+impl From<store::Error> for ApiError {
+    fn from(e: store::Error) -> Self {
+        match e {
+            store::Error::Engine(e) => ApiError::from(e),
+            store::Error::Stopped => ApiError::Unavailable("the server is shutting down".into()),
+            store::Error::Connect { .. } => ApiError::Unavailable(e.to_string()),
+            store::Error::Unavailable(_) => {
                 tracing::error!(error = %e, "storage unavailable");
                 ApiError::Unavailable(e.to_string())
             }
-            engine::Error::Unstorable(_) => ApiError::bad(
+            store::Error::Unstorable(_) => ApiError::bad(
                 "",
                 format!("{e}; remove NUL characters (U+0000) from its text"),
             ),
@@ -171,13 +183,13 @@ impl ErrorExtensions for ApiError {
     }
 }
 
-/// An engine result as a GraphQL one, through the one mapping above.
+/// A storage (or engine) result as a GraphQL one, through the one mapping above.
 pub trait EngineResultExt<T> {
-    /// The value, or the engine's error as a GraphQL error with its `extensions.code`.
+    /// The value, or the error as a GraphQL error with its `extensions.code`.
     fn gql(self) -> async_graphql::Result<T>;
 }
 
-impl<T> EngineResultExt<T> for engine::Result<T> {
+impl<T> EngineResultExt<T> for store::Result<T> {
     fn gql(self) -> async_graphql::Result<T> {
         self.map_err(|e| ApiError::from(e).extend())
     }

@@ -1,14 +1,12 @@
-//! Offerflow's API crate: the GraphQL API, the HTTP server, and the `offerflow` command line.
+//! Offerflow's API crate: the GraphQL schema, the HTTP server, auth, limits and metrics. The
+//! `offerflow` binary (its own crate) wires it to storage and the command line.
 
 pub mod app;
 pub mod auth;
-pub mod cli;
 pub mod config;
 pub mod error;
 pub mod graphql;
 pub mod limits;
 pub mod metrics;
-pub mod offers;
-pub mod replay;
 pub mod server;
 pub mod websocket;

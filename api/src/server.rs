@@ -536,21 +536,10 @@ async fn healthz() -> &'static str {
 
 /// Ready when the database answers and has every migration applied.
 async fn readyz(State(shared): State<Shared>) -> Response {
-    use entities::MigratorTrait;
-    let db = shared.app.store().connection();
-    if let Err(e) = db.ping().await {
-        let body = json!({"ready": false, "reason": format!("database unreachable: {e}")});
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-    }
-    match entities::Migrator::get_pending_migrations(db).await {
-        Ok(pending) if pending.is_empty() => Json(json!({"ready": true})).into_response(),
-        Ok(pending) => {
-            let body =
-                json!({"ready": false, "reason": format!("{} migrations pending", pending.len())});
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-        }
-        Err(e) => {
-            let body = json!({"ready": false, "reason": format!("cannot read migrations: {e}")});
+    match shared.app.store().readiness().await {
+        Ok(()) => Json(json!({"ready": true})).into_response(),
+        Err(reason) => {
+            let body = json!({"ready": false, "reason": reason});
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }

@@ -1,5 +1,8 @@
-//! Offerflow's engine: the pure progress state machine ([`evaluate`]) and the processors that
-//! apply it to streams of events.
+//! Offerflow's engine: the pure domain. The progress state machine ([`evaluate`]), applying a
+//! campaign set to an event ([`CampaignSet`]), offers ([`offer`], [`customer_offers`]), the
+//! in-memory processor ([`MemoryProcessor`]), the domain's records ([`CampaignRecord`],
+//! [`LedgerEntry`], [`AuditEntry`]...). No I/O, no clock, no database: the `store` crate implements the ports on SQLite
+//! and PostgreSQL.
 //!
 //! ```
 //! use engine::{MemoryProcessor, Status};
@@ -22,24 +25,23 @@
 
 mod apply;
 mod core;
+mod domain;
 mod error;
 mod fingerprint;
 mod memory;
 mod offer;
-mod pipeline;
+mod offers;
 mod state;
-mod store;
 
 pub use crate::core::{Evaluation, Outcome, Reason, Reward, evaluate, fresh, micros, period_index};
 pub use apply::{CampaignOutcome, CampaignSet, EventResult, Status};
+pub use domain::{
+    AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, CustomerView, Incoming,
+    LedgerEntry, OfferCampaign, Prepared, Transition, VIEW_REWARDS,
+};
 pub use error::{Error, Result};
 pub use fingerprint::{fingerprint, to_hex};
 pub use memory::MemoryProcessor;
 pub use offer::{CampaignFacts, Offer, OfferProgress, OfferStatus, offer, progress};
-pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, PipelineStats};
+pub use offers::{CustomerOffer, customer_offers};
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};
-pub use store::{
-    AuditEntry, CacheStats, CampaignRecord, CampaignStatus, CampaignVersion, CustomerView,
-    LedgerEntry, OFFER_CAMPAIGNS_TTL, OfferCampaign, Prepared, Store, Transition, VIEW_REWARDS,
-    VIEW_TTL, redact,
-};

@@ -2,10 +2,9 @@
 //! exactly the rewards it expects; a failure prints the diff. Runs on a fresh in-memory SQLite
 //! database per fixture, and on PostgreSQL too when `OFFERFLOW_TEST_POSTGRES_URL` is set.
 
-use api::replay;
-use engine::Store;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 use std::path::{Path, PathBuf};
+use store::Store;
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");

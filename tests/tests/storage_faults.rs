@@ -8,10 +8,10 @@
 //! - PostgreSQL whose backends are killed every 0.3 s (when `OFFERFLOW_TEST_POSTGRES_URL` is
 //!   set).
 
-use engine::Store;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use store::Store;
 
 /// A tmpfs mounted for one test, unmounted when dropped.
 struct SmallDisk {
@@ -114,7 +114,7 @@ async fn acknowledged_batches_survive_a_full_disk_and_the_store_recovers() {
             Err(e) => {
                 failures += 1;
                 assert!(
-                    matches!(e, engine::Error::Unavailable(_)),
+                    matches!(e, store::Error::Unavailable(_)),
                     "a full disk makes storage unavailable, not {e:?}"
                 );
             }
@@ -346,7 +346,7 @@ async fn postgres_backends_killed_under_load_lose_nothing_acknowledged() {
                             assert!(
                                 matches!(
                                     e,
-                                    engine::Error::Unavailable(_) | engine::Error::Contention(_)
+                                    store::Error::Unavailable(_) | store::Error::Contention(_)
                                 ),
                                 "a killed backend makes storage unavailable, not {e:?}"
                             );
@@ -390,7 +390,7 @@ async fn postgres_backends_killed_under_load_lose_nothing_acknowledged() {
     let rewards = reopened.rewards().await.expect("rewards");
     let mut keys: Vec<_> = rewards
         .iter()
-        .map(|r| (r.customer_id.clone(), r.cycle))
+        .map(|r| (r.reward.customer_id.clone(), r.reward.cycle))
         .collect();
     let n = keys.len();
     keys.sort();

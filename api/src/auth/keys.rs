@@ -3,13 +3,13 @@
 use super::{Principal, Scope, hex, random, same};
 use crate::error::{ApiError, Result};
 use chrono::{DateTime, Utc};
-use engine::Store;
 use entities::api_key;
 use moka::future::Cache;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
+use store::Store;
 use tokio::sync::broadcast;
 
 /// How long a verified key is trusted before it is checked against the database again.
@@ -107,7 +107,7 @@ impl Keys {
         })
         .exec_without_returning(self.store.connection())
         .await
-        .map_err(engine::Error::from)?;
+        .map_err(store::Error::from)?;
         Ok(NewKey {
             key: ApiKey {
                 id,
@@ -127,7 +127,7 @@ impl Keys {
             .order_by_asc(api_key::Column::Id)
             .all(self.store.connection())
             .await
-            .map_err(engine::Error::from)?;
+            .map_err(store::Error::from)?;
         Ok(rows.into_iter().map(to_key).collect())
     }
 
@@ -138,7 +138,7 @@ impl Keys {
         let row = api_key::Entity::find_by_id(id.to_owned())
             .one(db)
             .await
-            .map_err(engine::Error::from)?
+            .map_err(store::Error::from)?
             .ok_or_else(|| ApiError::NotFound(format!("no API key with id `{id}`")))?;
         let mut key = to_key(row.clone());
         if row.revoked_at.is_none() {
@@ -148,7 +148,7 @@ impl Keys {
             api_key::Entity::update(active)
                 .exec(db)
                 .await
-                .map_err(engine::Error::from)?;
+                .map_err(store::Error::from)?;
             key.revoked_at = Some(now);
         }
         self.verified.invalidate_all();
@@ -168,7 +168,7 @@ impl Keys {
             .filter(api_key::Column::RevokedAt.is_null())
             .all(self.store.connection())
             .await
-            .map_err(engine::Error::from)?;
+            .map_err(store::Error::from)?;
         Ok(rows
             .iter()
             .any(|r| Scope::parse_list(&r.scopes).is_ok_and(|s| s.contains(&Scope::Admin))))
@@ -199,7 +199,7 @@ impl Keys {
         let row = api_key::Entity::find_by_id(id.to_owned())
             .one(self.store.connection())
             .await
-            .map_err(engine::Error::from)?;
+            .map_err(store::Error::from)?;
         Ok(row
             .filter(|r| r.revoked_at.is_none() && same(r.hash.as_bytes(), hash.as_bytes()))
             .map(|r| {

@@ -4,11 +4,11 @@
 use super::{Principal, hex, random, same};
 use crate::error::{ApiError, Result};
 use chrono::{DateTime, Utc};
-use engine::Store;
 use entities::setting;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use sha2::{Digest, Sha256};
+use store::Store;
 
 /// The longest a customer token may live, in seconds (one day).
 pub const MAX_TOKEN_SECONDS: i64 = 86_400;
@@ -79,11 +79,11 @@ impl Tokens {
         )
         .exec_without_returning(db)
         .await
-        .map_err(engine::Error::from)?;
+        .map_err(store::Error::from)?;
         let row = setting::Entity::find_by_id(SECRET_SETTING.to_owned())
             .one(db)
             .await
-            .map_err(engine::Error::from)?
+            .map_err(store::Error::from)?
             .ok_or_else(|| ApiError::Internal("the token secret vanished".into()))?;
         Ok(Tokens::with_secret(row.value.into_bytes()))
     }

@@ -12,7 +12,6 @@ use crate::app::App;
 use crate::auth::Access;
 use crate::error::EngineResultExt;
 use crate::error::{ApiError, Result as ApiResult};
-use crate::offers::customer_offers;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Json, Object, Result, ResultExt};
 use chrono::{DateTime, Utc};
@@ -227,9 +226,11 @@ impl Customer {
         allow(ctx, Access::Customer(&self.id))?;
         let app = ctx.data::<App>()?;
         let at = at.unwrap_or_else(Utc::now);
-        let offers = customer_offers(app.store(), &self.id, at, None)
+        let offers = app
+            .store()
+            .customer_offers(&self.id, at, None)
             .await
-            .extend()?;
+            .gql()?;
         Ok(offers.into_iter().map(Offer::from).collect())
     }
 

@@ -7,7 +7,6 @@
 
 use super::types::{Offer, Reward};
 use crate::app::{App, Committed};
-use crate::offers::customer_offers;
 use async_graphql::{Context, Result, ResultExt, SimpleObject, Subscription};
 use engine::{Outcome, Status};
 use futures_util::Stream;
@@ -86,13 +85,10 @@ async fn update(app: &App, committed: &Arc<Committed>) -> Option<OfferUpdate> {
     if moved.is_empty() {
         return None;
     }
-    let offers = match customer_offers(
-        app.store(),
-        &committed.customer_id,
-        committed.occurred_at,
-        Some(&moved),
-    )
-    .await
+    let offers = match app
+        .store()
+        .customer_offers(&committed.customer_id, committed.occurred_at, Some(&moved))
+        .await
     {
         Ok(offers) => offers,
         Err(e) => {

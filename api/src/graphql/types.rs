@@ -1,10 +1,10 @@
 //! GraphQL output types: each wraps a domain value and converts at this edge.
 
 use crate::error::EngineResultExt;
-use crate::offers::CustomerOffer;
 use async_graphql::{ComplexObject, Enum, Json, SimpleObject};
 use campaigns::{CampaignSpec, Diagnostic as SpecDiagnostic};
 use chrono::{DateTime, Utc};
+use engine::CustomerOffer;
 use engine::{
     AuditEntry as DomainAudit, CampaignOutcome as DomainOutcome, CampaignRecord, EventResult,
     LedgerEntry, OfferProgress as DomainProgress, Outcome, Reason,

@@ -1,6 +1,6 @@
 //! Offers read from each customer's cached view (profile, progress, rewards), yet show this
 //! node's writes as soon as the call that made them returned, and other nodes' writes within
-//! `engine::VIEW_TTL`.
+//! `store::VIEW_TTL`.
 
 use crate::common::{TestServer, backends, event, ndjson};
 use serde_json::{Value, json};
@@ -147,7 +147,7 @@ async fn offers_show_another_nodes_writes_within_the_view_ttl() {
 
         // Another node: its own store on the same database, whose writes this server's
         // caches never hear of.
-        let other = engine::Store::connect(&server.database_url)
+        let other = store::Store::connect(&server.database_url)
             .await
             .expect("other node");
         let results = other
@@ -155,7 +155,7 @@ async fn offers_show_another_nodes_writes_within_the_view_ttl() {
             .await
             .expect("batch");
         assert_eq!(results[0].status, engine::Status::Processed);
-        tokio::time::sleep(engine::VIEW_TTL + std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(store::VIEW_TTL + std::time::Duration::from_millis(100)).await;
         assert_eq!(
             offers(&server, "c2").await,
             offer("IN_PROGRESS", 1.0, 0),

@@ -206,7 +206,7 @@ async fn shutdown_finishes_the_batch_in_flight() {
     assert_eq!(answer["counts"]["processed"], 200, "{answer}");
     let url = server.database_url.clone();
     let _dir = server.stop().await;
-    let store = engine::Store::connect(&url).await.expect("reopen");
+    let store = store::Store::connect(&url).await.expect("reopen");
     let kept = store.event_result("e199").await.expect("read");
     assert!(kept.is_some(), "the batch in flight was committed");
 }

@@ -144,6 +144,11 @@ impl App {
         self.inner.feed.subscribe()
     }
 
+    /// How many readers of committed events (running `offerUpdates` subscriptions) there are.
+    pub fn feed_readers(&self) -> usize {
+        self.inner.feed.receiver_count()
+    }
+
     /// Processes events (their JSON forms) through the batching pipeline and answers each
     /// one's result once its batch has committed. At most `max_events_per_request` at once.
     pub async fn ingest(&self, events: Vec<Value>) -> Result<Vec<EventResult>> {

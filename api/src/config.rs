@@ -55,6 +55,20 @@ pub struct Config {
     pub graphql_max_batch: usize,
     /// Whether the schema can be introspected (GraphiQL needs it).
     pub graphql_introspection: bool,
+    /// Largest WebSocket message a client may send, in bytes (larger: the connection is
+    /// closed with code 1009).
+    pub websocket_max_message_bytes: usize,
+    /// Most WebSocket connections open at once on this node.
+    pub websocket_max_connections: usize,
+    /// Most WebSocket connections one API key or customer open at once on this node.
+    pub websocket_connections_per_credential: usize,
+    /// Most operations (subscriptions) running at once on one WebSocket connection.
+    pub subscriptions_per_connection: usize,
+    /// Most subscriptions one API key or customer runs at once on this node, across
+    /// connections.
+    pub subscriptions_per_credential: usize,
+    /// Most subscriptions running at once on this node.
+    pub subscriptions_max: usize,
     /// Whether requests need credentials (an API key or a customer token). Off only for local
     /// experiments: every request is then allowed everything.
     pub auth: bool,
@@ -104,6 +118,12 @@ impl Default for Config {
             graphql_max_aliases: 30,
             graphql_max_batch: 10,
             graphql_introspection: true,
+            websocket_max_message_bytes: 4 * 1024,
+            websocket_max_connections: 10_000,
+            websocket_connections_per_credential: 8,
+            subscriptions_per_connection: 16,
+            subscriptions_per_credential: 64,
+            subscriptions_max: 5_000,
             auth: true,
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
@@ -226,6 +246,24 @@ impl Config {
             ("graphql_max_directives", self.graphql_max_directives),
             ("graphql_max_aliases", self.graphql_max_aliases),
             ("graphql_max_batch", self.graphql_max_batch),
+            (
+                "websocket_max_message_bytes",
+                self.websocket_max_message_bytes,
+            ),
+            ("websocket_max_connections", self.websocket_max_connections),
+            (
+                "websocket_connections_per_credential",
+                self.websocket_connections_per_credential,
+            ),
+            (
+                "subscriptions_per_connection",
+                self.subscriptions_per_connection,
+            ),
+            (
+                "subscriptions_per_credential",
+                self.subscriptions_per_credential,
+            ),
+            ("subscriptions_max", self.subscriptions_max),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -9,3 +9,4 @@ pub mod graphql;
 pub mod limits;
 pub mod metrics;
 pub mod server;
+pub mod websocket;

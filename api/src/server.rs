@@ -11,7 +11,8 @@ use crate::app::App;
 use crate::auth::{Access, Principal};
 use crate::error::ApiError;
 use crate::graphql::{self, Limit, OfferflowSchema};
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use crate::websocket;
+use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{
@@ -27,6 +28,7 @@ use engine::{EventResult, Status};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
 
@@ -34,6 +36,7 @@ use tokio::net::TcpListener;
 struct Shared {
     app: App,
     schema: OfferflowSchema,
+    sockets: Arc<websocket::Registry>,
 }
 
 /// Every route, serving `app`.
@@ -41,6 +44,7 @@ pub fn router(app: App) -> Router {
     let limit = app.config().max_body_bytes;
     let shared = Shared {
         schema: graphql::schema(app.clone()),
+        sockets: websocket::Registry::new(app.config()),
         app,
     };
     Router::new()
@@ -154,8 +158,16 @@ async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError
     if !app.config().auth {
         return Ok(Principal::Open);
     }
+    match bearer(headers)? {
+        Some(token) => credential(app, token).await,
+        None => Ok(Principal::Anonymous),
+    }
+}
+
+/// The credential of a request's `Authorization: Bearer ...` header, if it has one.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(Principal::Anonymous);
+        return Ok(None);
     };
     let text = value
         .to_str()
@@ -166,7 +178,7 @@ async fn principal(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError
         .ok_or_else(|| {
             ApiError::Unauthorized("use `Authorization: Bearer <API key or customer token>`".into())
         })?;
-    credential(app, token.trim()).await
+    Ok(Some(token.trim()))
 }
 
 /// The principal a credential proves: a customer token (`ct1.`) or an API key.
@@ -306,38 +318,69 @@ fn count_refusals(app: &App, response: &async_graphql::BatchResponse) {
     }
 }
 
-/// Subscriptions. Credentials come with the upgrade request's `Authorization` header or, for
-/// browsers that cannot set it, in the `connection_init` payload as `{"Authorization":
-/// "Bearer ..."}`.
+/// Subscriptions (and any operation) over WebSocket, served by [`websocket::serve`].
+/// Credentials come with the upgrade request's `Authorization` header or, for browsers that
+/// cannot set it, in the `connection_init` payload as `{"Authorization": "Bearer ..."}`; they
+/// are held, and checked, for the connection's whole life. A connection past the node's or
+/// the credential's limit is refused here with 429.
 async fn graphql_ws(
     State(shared): State<Shared>,
     Extension(principal): Extension<Principal>,
-    protocol: GraphQLProtocol,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let app = shared.app.clone();
+    let Some(protocol) = websocket::protocol(&headers) else {
+        let e = ApiError::bad(
+            "Sec-WebSocket-Protocol",
+            "ask for graphql-transport-ws or graphql-ws",
+        );
+        return e.into_response();
+    };
+    let refused = |e: ApiError| {
+        let m = shared.app.metrics();
+        m.add("offerflow_refusals_total", &[("reason", "websocket")], 1);
+        (StatusCode::TOO_MANY_REQUESTS, e.into_response()).into_response()
+    };
+    let socket = match shared.sockets.socket() {
+        Ok(slot) => slot,
+        Err(e) => return refused(e),
+    };
+    let held = match (&principal, bearer(&headers)) {
+        (Principal::Anonymous, _) => None,
+        (Principal::Open, _) => Some(crate::auth::Lease::open(Principal::Open)),
+        (_, Ok(Some(token))) => match websocket::lease(&shared.app, token).await {
+            Ok(lease) => Some(lease),
+            Err(e) => return e.into_response(),
+        },
+        (_, _) => None,
+    };
+    let held = match held {
+        Some(lease) => match shared.sockets.connection(&principal.bucket(client.ip())) {
+            Ok(slot) => Some((lease, slot)),
+            Err(e) => return refused(e),
+        },
+        None => None,
+    };
+    let limit = shared.app.config().websocket_max_message_bytes;
+    let session = websocket::Session {
+        app: shared.app.clone(),
+        schema: shared.schema.clone(),
+        registry: Arc::clone(&shared.sockets),
+        protocol,
+        address: client.ip(),
+        socket,
+        held,
+    };
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, shared.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    use async_graphql::ErrorExtensions;
-                    let given = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(Value::as_str))
-                        .map(|v| v.trim_start_matches("Bearer ").trim().to_owned());
-                    let principal = match (principal, given) {
-                        (Principal::Anonymous, Some(token)) => {
-                            credential(&app, &token).await.map_err(|e| e.extend())?
-                        }
-                        (p, _) => p,
-                    };
-                    let mut data = async_graphql::Data::default();
-                    data.insert(principal);
-                    Ok(data)
-                })
-                .serve()
-        })
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        // The default 128 KiB buffers each way would be most of an idle connection's memory;
+        // every message is flushed as it is sent.
+        .read_buffer_size(websocket::BUFFER_BYTES)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| websocket::serve(socket, session))
 }
 
 /// `GET /metrics`: Prometheus text; needs scope read (or admin).
@@ -366,6 +409,10 @@ async fn metrics(
             counter.load(Relaxed)
         ));
     }
+    let (sockets, subscriptions) = shared.sockets.open();
+    text.push_str(&format!(
+        "# HELP offerflow_websocket_connections WebSocket connections open.\n# TYPE offerflow_websocket_connections gauge\nofferflow_websocket_connections {sockets}\n# HELP offerflow_subscriptions Operations running over WebSocket connections.\n# TYPE offerflow_subscriptions gauge\nofferflow_subscriptions {subscriptions}\n"
+    ));
     let stats = app.pipeline().stats();
     text.push_str(&format!(
         "# HELP offerflow_batch_largest Largest batch committed so far.\n# TYPE offerflow_batch_largest gauge\nofferflow_batch_largest {}\n",

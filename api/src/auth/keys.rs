@@ -7,8 +7,10 @@ use entities::api_key;
 use moka::future::Cache;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
+use tokio::sync::broadcast;
 
 /// How long a verified key is trusted before it is checked against the database again.
 pub const KEY_CACHE_SECONDS: u64 = 10;
@@ -37,12 +39,19 @@ pub struct NewKey {
     pub secret: String,
 }
 
+/// How often a credential held open (a WebSocket connection) is checked again. With
+/// [`KEY_CACHE_SECONDS`], a key revoked on another node is refused on this one's open
+/// connections within `KEY_RECHECK_SECONDS + KEY_CACHE_SECONDS`; revoked on this node, at once.
+pub const KEY_RECHECK_SECONDS: u64 = 5;
+
 /// The key store, with its verification cache.
 #[derive(Debug, Clone)]
 pub struct Keys {
     store: Store,
     /// SHA-256 of a presented key → the principal it proved (or `None`: refused).
     verified: Cache<String, Option<Principal>>,
+    /// The id of every key revoked on this node, for credentials held open to check again.
+    revocations: Arc<broadcast::Sender<String>>,
 }
 
 fn digest(key: &str) -> String {
@@ -68,6 +77,7 @@ impl Keys {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(KEY_CACHE_SECONDS))
                 .build(),
+            revocations: Arc::new(broadcast::Sender::new(64)),
         }
     }
 
@@ -142,7 +152,14 @@ impl Keys {
             key.revoked_at = Some(now);
         }
         self.verified.invalidate_all();
+        // Nobody listening is fine.
+        let _ = self.revocations.send(key.id.clone());
         Ok(key)
+    }
+
+    /// The ids of the keys revoked on this node from now on.
+    pub fn revocations(&self) -> broadcast::Receiver<String> {
+        self.revocations.subscribe()
     }
 
     /// Whether an admin key that is not revoked exists.

@@ -9,14 +9,23 @@
 //!   the rule for an operation lives in one place.
 //! - **Revocation holds.** Verified keys are cached for [`KEY_CACHE_SECONDS`]; revoking a key
 //!   clears this node's cache at once, and other nodes stop accepting it within that time.
+//!   Credentials held open (WebSocket connections) are a [`Lease`], checked again on every
+//!   update, at a token's expiry, at once on a revocation by this node and every
+//!   [`KEY_RECHECK_SECONDS`] otherwise.
+//! - **Every field checks, wherever it was reached.** A field that reads data beyond what its
+//!   parent resolver was allowed to read (a customer's profile, offers and rewards; a
+//!   campaign's versions and audit trail) checks the access for it itself, so that a
+//!   mutation's answer (`upsertCustomer { offers }`) opens nothing its caller may not read.
 //! - **A customer token opens one customer.** It is signed (HMAC-SHA256) with a secret every
 //!   node reads from the database, names one customer id and an expiry, and grants only
 //!   [`Access::Customer`] for that id.
 
 mod keys;
+mod lease;
 mod token;
 
-pub use keys::{ApiKey, KEY_CACHE_SECONDS, Keys, NewKey};
+pub use keys::{ApiKey, KEY_CACHE_SECONDS, KEY_RECHECK_SECONDS, Keys, NewKey};
+pub use lease::Lease;
 pub use token::{CustomerToken, MAX_TOKEN_SECONDS, Tokens};
 
 use crate::error::ApiError;

@@ -124,6 +124,11 @@ impl Tokens {
 
     /// The customer a token opens at `now`, or `UNAUTHORIZED`.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal> {
+        self.check(token, now).map(|(principal, _)| principal)
+    }
+
+    /// The customer a token opens at `now` and when it stops opening it, or `UNAUTHORIZED`.
+    pub fn check(&self, token: &str, now: DateTime<Utc>) -> Result<(Principal, DateTime<Utc>)> {
         let refused = || ApiError::Unauthorized("invalid or expired customer token".into());
         let (body, mac) = token.rsplit_once('.').ok_or_else(refused)?;
         let expected = hex(&hmac(&self.secret, body.as_bytes()));
@@ -143,7 +148,8 @@ impl Tokens {
         let id = unhex(id)
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(refused)?;
-        Ok(Principal::Customer { id })
+        let expires_at = DateTime::from_timestamp(expiry, 0).ok_or_else(refused)?;
+        Ok((Principal::Customer { id }, expires_at))
     }
 }
 
@@ -169,6 +175,7 @@ mod tests {
             tokens.verify(&t.token, now).unwrap(),
             Principal::Customer { id: "c-7".into() }
         );
+        assert_eq!(tokens.check(&t.token, now).unwrap().1, t.expires_at);
         let later = now + chrono::Duration::seconds(60);
         assert!(tokens.verify(&t.token, later).is_err(), "expired");
         let other = Tokens::with_secret(b"other".to_vec());

@@ -193,7 +193,9 @@ pub(super) fn check_id(field: &str, id: &str) -> ApiResult<()> {
     campaigns::check_id(field, id).map_err(|e| ApiError::bad(e.field, e.reason))
 }
 
-/// A customer, by id.
+/// A customer, by id. Reached from `customer(id)` and from `upsertCustomer`'s answer: each
+/// field that reads the customer's data checks `Access::Customer` itself, since an `ingest`
+/// key may write a profile but not read it.
 #[derive(Debug, Clone)]
 pub struct Customer {
     /// The id.
@@ -209,6 +211,7 @@ impl Customer {
 
     /// Profile attributes (`{}` without a stored profile).
     async fn attributes(&self, ctx: &Context<'_>) -> Result<Json<Value>> {
+        allow(ctx, Access::Customer(&self.id))?;
         let app = ctx.data::<App>()?;
         let profile = app.store().customer(&self.id).await.gql()?;
         Ok(Json(Value::Object(
@@ -220,6 +223,7 @@ impl Customer {
     /// whose audience holds, and any published or ended one they have progress or rewards in.
     /// Progress and status are as of `at` (now when absent).
     async fn offers(&self, ctx: &Context<'_>, at: Option<DateTime<Utc>>) -> Result<Vec<Offer>> {
+        allow(ctx, Access::Customer(&self.id))?;
         let app = ctx.data::<App>()?;
         let at = at.unwrap_or_else(Utc::now);
         let offers = app
@@ -239,6 +243,7 @@ impl Customer {
         after: Option<String>,
         campaign: Option<String>,
     ) -> Result<Connection<String, Reward>> {
+        allow(ctx, Access::Customer(&self.id))?;
         let app = ctx.data::<App>()?;
         let limit = page_size(first).extend()?;
         let after_id = id_cursor(after.as_deref()).extend()?;

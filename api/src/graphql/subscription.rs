@@ -1,9 +1,13 @@
 //! `Subscription.offerUpdates`: a customer's changed offers and new rewards, pushed after each
 //! of their events commits on this node.
+//!
+//! The access is checked when the subscription starts; the connection that carries it
+//! (`crate::websocket`) holds the credential for its whole life, checks it again before each
+//! update and ends every subscription when it lapses, and bounds how many run.
 
 use super::types::{Offer, Reward};
 use crate::app::{App, Committed};
-use async_graphql::{Context, Result, SimpleObject, Subscription};
+use async_graphql::{Context, Result, ResultExt, SimpleObject, Subscription};
 use engine::{Outcome, Status};
 use futures_util::Stream;
 use std::sync::Arc;
@@ -36,6 +40,7 @@ impl Subscription {
         customer_id: String,
     ) -> Result<impl Stream<Item = OfferUpdate>> {
         super::access::allow(ctx, crate::auth::Access::Customer(&customer_id))?;
+        super::query::check_id("customerId", &customer_id).extend()?;
         let app = ctx.data::<App>()?.clone();
         let receiver = app.subscribe();
         Ok(futures_util::stream::unfold(

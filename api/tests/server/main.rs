@@ -2,6 +2,7 @@
 //! → ingestion → offers journey on SQLite and PostgreSQL, subscriptions, limits, and the
 //! schema contract.
 
+mod answers;
 mod attacks;
 mod auth;
 mod common;
@@ -13,3 +14,5 @@ mod limits;
 mod metrics;
 mod poison;
 mod subscription;
+mod subscription_limits;
+mod ws;

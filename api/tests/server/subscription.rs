@@ -1,8 +1,13 @@
-//! `offerUpdates` over a real WebSocket (graphql-transport-ws): progress, then the reward.
+//! `offerUpdates` over a real WebSocket (graphql-transport-ws): progress, then the reward;
+//! and credentials held for a connection's whole life: a revoked key or an expired customer
+//! token ends its subscriptions and its connection, over both protocols, whether the
+//! credential came in the upgrade's header or in `connection_init`.
 
 use crate::common::{TestServer, event, ndjson};
+use crate::ws::{Client, PROTOCOLS, expect_ended, key, token, updates, wait_running, wait_until};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -60,8 +65,8 @@ async fn offer_updates_arrive_over_a_websocket() {
                 offers { campaign status progress { current target } } rewards { campaign kind amount } } }"#}})))
         .await
         .expect("subscribe");
-    // The subscription is registered once the server has read the message; give it a moment.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Events sent once the subscription reads the update feed reach it.
+    crate::ws::wait_running(&server, 1).await;
 
     let first_events = [
         event(
@@ -140,5 +145,138 @@ where
             Message::Ping(_) | Message::Pong(_) => continue,
             other => panic!("unexpected message {other:?}"),
         }
+    }
+}
+
+/// Waits for the close that follows the end of every operation: code 4401, naming `why`.
+async fn expect_closed(client: &mut Client, why: &str) {
+    match client.next().await {
+        crate::ws::Frame::Closed(code, reason) => {
+            assert_eq!(code, 4401, "{reason}");
+            assert!(reason.contains(why), "{reason}");
+        }
+        other => panic!("expected the close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_key_ends_its_subscriptions_at_once() {
+    for backend in crate::common::backends() {
+        let server = TestServer::start(backend, |_| {}).await;
+        // Another key's connection, which no revocation here touches.
+        let (other, _) = key(&server, "bystander", "READ").await;
+        let mut bystander = Client::open(&server, "graphql-transport-ws", &other, false).await;
+        bystander.subscribe("z", &updates("c1")).await;
+        wait_running(&server, 1).await;
+        for protocol in PROTOCOLS {
+            for in_header in [true, false] {
+                let name = format!("app-{protocol}-{in_header}");
+                let (secret, id) = key(&server, &name, "READ").await;
+                let mut client = Client::open(&server, protocol, &secret, in_header).await;
+                client.subscribe("a", &updates("c1")).await;
+                client.subscribe("b", &updates("c2")).await;
+                wait_running(&server, 3).await;
+                server
+                    .data(
+                        &format!(r#"mutation {{ revokeApiKey(id: "{id}") {{ id }} }}"#),
+                        json!({}),
+                    )
+                    .await;
+                // Both operations end with the reason, in either order, then the socket closes.
+                let mut ended = Vec::new();
+                for _ in 0..2 {
+                    let answer = client.next().await.json();
+                    assert_eq!(answer["type"], client.next_type(), "{answer}");
+                    let error = &answer["payload"]["errors"][0];
+                    assert_eq!(error["extensions"]["code"], "UNAUTHORIZED", "{answer}");
+                    let message = error["message"].as_str().unwrap();
+                    assert!(
+                        message.contains(&format!("`{name}` was revoked")),
+                        "{message}"
+                    );
+                    let done = client.next().await.json();
+                    assert_eq!(done["type"], "complete");
+                    assert_eq!(done["id"], answer["id"]);
+                    ended.push(answer["id"].as_str().unwrap().to_owned());
+                }
+                ended.sort();
+                assert_eq!(ended, ["a", "b"], "{protocol}, header {in_header}");
+                expect_closed(&mut client, "revoked").await;
+                wait_running(&server, 1).await;
+            }
+        }
+        // The bystander still runs: stopping its operation is answered.
+        bystander.complete("z").await;
+        assert_eq!(
+            bystander.next().await.json(),
+            json!({"type": "complete", "id": "z"})
+        );
+        wait_running(&server, 0).await;
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_ends_its_subscriptions_at_its_expiry() {
+    let server = TestServer::start("sqlite", |_| {}).await;
+    // Every protocol, the token in the header or in connection_init, all at once.
+    let mut clients = Vec::new();
+    for protocol in PROTOCOLS {
+        for in_header in [true, false] {
+            let customer = format!("c-{protocol}-{in_header}");
+            let token = token(&server, &customer, 3).await;
+            let mut client = Client::open(&server, protocol, &token, in_header).await;
+            client.subscribe("1", &updates(&customer)).await;
+            clients.push(client);
+        }
+    }
+    wait_running(&server, clients.len() as u64).await;
+    for client in &mut clients {
+        let message = expect_ended(client, "1", "UNAUTHORIZED").await;
+        assert!(message.contains("customer token expired"), "{message}");
+        expect_closed(client, "expired").await;
+    }
+    wait_running(&server, 0).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_revoked_by_another_node_ends_subscriptions_within_the_bound() {
+    for backend in crate::common::backends() {
+        let server = TestServer::start(backend, |_| {}).await;
+        let (secret, id) = key(&server, "elsewhere", "READ").await;
+        let mut client = Client::open(&server, "graphql-transport-ws", &secret, false).await;
+        client.subscribe("1", &updates("c1")).await;
+        wait_running(&server, 1).await;
+        // Another node: its own service on the same database.
+        let config = api::config::Config {
+            database_url: server.database_url.clone(),
+            ..Default::default()
+        };
+        let other = api::app::App::start(config).await.expect("another node");
+        other.keys().revoke(&id).await.expect("revoke");
+        let bound = api::auth::KEY_RECHECK_SECONDS + api::auth::KEY_CACHE_SECONDS;
+        let started = std::time::Instant::now();
+        let answer = client
+            .next_within(Duration::from_secs(bound + 5))
+            .await
+            .json();
+        assert!(
+            started.elapsed() <= Duration::from_secs(bound + 1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            answer["payload"]["errors"][0]["extensions"]["code"], "UNAUTHORIZED",
+            "{answer}"
+        );
+        assert_eq!(client.next().await.json()["type"], "complete");
+        expect_closed(&mut client, "revoked").await;
+        wait_until("the count released", Duration::from_secs(5), || async {
+            crate::ws::gauge(&server, "offerflow_subscriptions").await == 0
+        })
+        .await;
+        other.shutdown().await;
+        server.stop().await;
     }
 }

@@ -275,3 +275,20 @@ impl Prepared {
         self.0.append(&mut other.0);
     }
 }
+
+/// An API key as stored: its secret never, only the secret's SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// Public id (the `<id>` of `of_<id>_<secret>`).
+    pub id: String,
+    /// A name for people.
+    pub name: String,
+    /// Its scopes' names.
+    pub scopes: Vec<String>,
+    /// SHA-256 of the whole key, hex.
+    pub hash: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}

@@ -37,7 +37,7 @@ pub use crate::core::{Evaluation, Outcome, Reason, Reward, evaluate, fresh, micr
 pub use apply::{CampaignOutcome, CampaignSet, EventResult, Status};
 pub use domain::{
     AuditEntry, CampaignRecord, CampaignStatus, CampaignVersion, CustomerView, Incoming,
-    LedgerEntry, OfferCampaign, Prepared, Transition, VIEW_REWARDS,
+    LedgerEntry, OfferCampaign, Prepared, StoredKey, Transition, VIEW_REWARDS,
 };
 pub use error::{Error, Result};
 pub use fingerprint::{fingerprint, to_hex};

@@ -26,6 +26,7 @@
 //! transaction fails upgrading a read lock; the database runs in WAL mode with
 //! `synchronous=FULL`, so a committed batch survives power loss.
 
+mod access;
 mod authoring;
 mod batch;
 mod error;
@@ -311,7 +312,9 @@ impl Store {
         &self.stats
     }
 
-    /// The connection, for the layers above (API, replay).
+    /// The connection, for this crate's own integration tests alone (they check the raw
+    /// inbox and outbox rows); nothing outside storage reaches the database through it.
+    #[doc(hidden)]
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }

@@ -1,11 +1,10 @@
 //! API keys: created (shown once), listed, revoked, and verified with a short cache.
 
-use super::{Principal, Scope, hex, random, same};
+use super::{Principal, Scope, random, same};
 use crate::error::{ApiError, Result};
 use chrono::{DateTime, Utc};
-use entities::api_key;
+use engine::StoredKey;
 use moka::future::Cache;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,16 +54,21 @@ pub struct Keys {
 }
 
 fn digest(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes()))
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn to_key(row: api_key::Model) -> ApiKey {
+/// A stored key's scopes; a name this server does not know is left out.
+fn scopes_of(key: &StoredKey) -> Vec<Scope> {
+    Scope::parse_list(&key.scopes.join(",")).unwrap_or_default()
+}
+
+fn to_key(stored: StoredKey) -> ApiKey {
     ApiKey {
-        scopes: Scope::parse_list(&row.scopes).unwrap_or_default(),
-        id: row.id,
-        name: row.name,
-        created_at: row.created_at,
-        revoked_at: row.revoked_at,
+        scopes: scopes_of(&stored),
+        id: stored.id,
+        name: stored.name,
+        created_at: stored.created_at,
+        revoked_at: stored.revoked_at,
     }
 }
 
@@ -90,24 +94,22 @@ impl Keys {
         if scopes.is_empty() {
             return Err(ApiError::bad("scopes", "at least one scope is needed"));
         }
-        let id = hex(&random::<6>());
-        let secret = format!("of_{id}_{}", hex(&random::<32>()));
+        let id = hex::encode(random::<6>());
+        let secret = format!("of_{id}_{}", hex::encode(random::<32>()));
         let mut scopes = scopes.to_vec();
         scopes.sort();
         scopes.dedup();
-        let list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         let now = Utc::now();
-        api_key::Entity::insert(api_key::ActiveModel {
-            id: Set(id.clone()),
-            name: Set(name.to_owned()),
-            scopes: Set(list.join(",")),
-            hash: Set(digest(&secret)),
-            created_at: Set(now),
-            revoked_at: Set(None),
-        })
-        .exec_without_returning(self.store.connection())
-        .await
-        .map_err(store::Error::from)?;
+        self.store
+            .insert_key(&StoredKey {
+                id: id.clone(),
+                name: name.to_owned(),
+                scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+                hash: digest(&secret),
+                created_at: now,
+                revoked_at: None,
+            })
+            .await?;
         Ok(NewKey {
             key: ApiKey {
                 id,
@@ -122,35 +124,18 @@ impl Keys {
 
     /// Every key, oldest first, revoked ones included.
     pub async fn list(&self) -> Result<Vec<ApiKey>> {
-        let rows = api_key::Entity::find()
-            .order_by_asc(api_key::Column::CreatedAt)
-            .order_by_asc(api_key::Column::Id)
-            .all(self.store.connection())
-            .await
-            .map_err(store::Error::from)?;
-        Ok(rows.into_iter().map(to_key).collect())
+        Ok(self.store.keys().await?.into_iter().map(to_key).collect())
     }
 
     /// Revokes key `id`: it is refused from now on (on other nodes within
     /// [`KEY_CACHE_SECONDS`]).
     pub async fn revoke(&self, id: &str) -> Result<ApiKey> {
-        let db = self.store.connection();
-        let row = api_key::Entity::find_by_id(id.to_owned())
-            .one(db)
-            .await
-            .map_err(store::Error::from)?
+        let key = self
+            .store
+            .revoke_key(id, Utc::now())
+            .await?
+            .map(to_key)
             .ok_or_else(|| ApiError::NotFound(format!("no API key with id `{id}`")))?;
-        let mut key = to_key(row.clone());
-        if row.revoked_at.is_none() {
-            let now = Utc::now();
-            let mut active: api_key::ActiveModel = row.into();
-            active.revoked_at = Set(Some(now));
-            api_key::Entity::update(active)
-                .exec(db)
-                .await
-                .map_err(store::Error::from)?;
-            key.revoked_at = Some(now);
-        }
         self.verified.invalidate_all();
         // Nobody listening is fine.
         let _ = self.revocations.send(key.id.clone());
@@ -164,14 +149,12 @@ impl Keys {
 
     /// Whether an admin key that is not revoked exists.
     pub async fn has_admin(&self) -> Result<bool> {
-        let rows = api_key::Entity::find()
-            .filter(api_key::Column::RevokedAt.is_null())
-            .all(self.store.connection())
-            .await
-            .map_err(store::Error::from)?;
-        Ok(rows
+        Ok(self
+            .store
+            .keys()
+            .await?
             .iter()
-            .any(|r| Scope::parse_list(&r.scopes).is_ok_and(|s| s.contains(&Scope::Admin))))
+            .any(|k| k.revoked_at.is_none() && scopes_of(k).contains(&Scope::Admin)))
     }
 
     /// The principal a presented key proves, or `UNAUTHORIZED`.
@@ -196,12 +179,11 @@ impl Keys {
         else {
             return Ok(None);
         };
-        let row = api_key::Entity::find_by_id(id.to_owned())
-            .one(self.store.connection())
-            .await
-            .map_err(store::Error::from)?;
-        Ok(row
-            .filter(|r| r.revoked_at.is_none() && same(r.hash.as_bytes(), hash.as_bytes()))
+        Ok(self
+            .store
+            .key(id)
+            .await?
+            .filter(|k| k.revoked_at.is_none() && same(k.hash.as_bytes(), hash.as_bytes()))
             .map(|r| {
                 let key = to_key(r);
                 Principal::Key {

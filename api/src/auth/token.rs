@@ -1,13 +1,10 @@
 //! Customer tokens: `ct1.<customer id, hex>.<expiry, Unix seconds>.<HMAC-SHA256, hex>`, signed
 //! with a secret kept in the database so that every node checks every node's tokens.
 
-use super::{Principal, hex, random, same};
+use super::{Principal, random, same};
 use crate::error::{ApiError, Result};
 use chrono::{DateTime, Utc};
-use entities::setting;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, EntityTrait};
-use sha2::{Digest, Sha256};
+use hmac::{KeyInit, Mac};
 use store::Store;
 
 /// The longest a customer token may live, in seconds (one day).
@@ -37,55 +34,21 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104).
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`.
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > block.len() {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 impl Tokens {
     /// The signer, with the database's secret (created by the first node that needs it).
     pub async fn load(store: &Store) -> Result<Tokens> {
-        let db = store.connection();
-        setting::Entity::insert(setting::ActiveModel {
-            key: Set(SECRET_SETTING.to_owned()),
-            value: Set(hex(&random::<32>())),
-        })
-        .on_conflict(
-            OnConflict::column(setting::Column::Key)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await
-        .map_err(store::Error::from)?;
-        let row = setting::Entity::find_by_id(SECRET_SETTING.to_owned())
-            .one(db)
-            .await
-            .map_err(store::Error::from)?
-            .ok_or_else(|| ApiError::Internal("the token secret vanished".into()))?;
-        Ok(Tokens::with_secret(row.value.into_bytes()))
+        let secret = store
+            .setting_or_insert(SECRET_SETTING, &hex::encode(random::<32>()))
+            .await?;
+        Ok(Tokens::with_secret(secret.into_bytes()))
     }
 
     /// A signer with a given secret (tests).
@@ -111,10 +74,10 @@ impl Tokens {
         let expires_at = now + chrono::Duration::seconds(seconds);
         let body = format!(
             "ct1.{}.{}",
-            hex(customer_id.as_bytes()),
+            hex::encode(customer_id),
             expires_at.timestamp()
         );
-        let mac = hex(&hmac(&self.secret, body.as_bytes()));
+        let mac = hex::encode(hmac(&self.secret, body.as_bytes()));
         Ok(CustomerToken {
             token: format!("{body}.{mac}"),
             customer_id: customer_id.to_owned(),
@@ -131,7 +94,7 @@ impl Tokens {
     pub fn check(&self, token: &str, now: DateTime<Utc>) -> Result<(Principal, DateTime<Utc>)> {
         let refused = || ApiError::Unauthorized("invalid or expired customer token".into());
         let (body, mac) = token.rsplit_once('.').ok_or_else(refused)?;
-        let expected = hex(&hmac(&self.secret, body.as_bytes()));
+        let expected = hex::encode(hmac(&self.secret, body.as_bytes()));
         if !same(mac.as_bytes(), expected.as_bytes()) {
             return Err(refused());
         }
@@ -145,7 +108,8 @@ impl Tokens {
         if now.timestamp() >= expiry {
             return Err(refused());
         }
-        let id = unhex(id)
+        let id = hex::decode(id)
+            .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(refused)?;
         let expires_at = DateTime::from_timestamp(expiry, 0).ok_or_else(refused)?;
@@ -161,7 +125,7 @@ mod tests {
     fn hmac_matches_rfc_4231() {
         let mac = hmac(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(
-            hex(&mac),
+            hex::encode(mac),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }
@@ -180,7 +144,9 @@ mod tests {
         assert!(tokens.verify(&t.token, later).is_err(), "expired");
         let other = Tokens::with_secret(b"other".to_vec());
         assert!(other.verify(&t.token, now).is_err(), "another secret");
-        let forged = t.token.replacen(&hex(b"c-7"), &hex(b"c-8"), 1);
+        let forged = t
+            .token
+            .replacen(&hex::encode(b"c-7"), &hex::encode(b"c-8"), 1);
         assert!(tokens.verify(&forged, now).is_err(), "another customer");
         assert!(tokens.verify("garbage", now).is_err());
         assert!(tokens.mint("c", 0, now).is_err());

@@ -25,6 +25,12 @@
 //!   per evaluation;
 //! - the result, before it is converted for the caller.
 //!
+//! Errors are kept small too, since `||`, `&&` and `exists` hold one while they evaluate their
+//! other side: `-`, `*`, `/` and `%` become `@arith`, and an index or map key that is not a
+//! literal is checked by `@key` or `@mapkey`, so that the interpreter never builds an error that
+//! carries a copy of a string, list or map operand (a string key, quoted when it is missing, is
+//! charged); and an error's message is cut at [`MAX_ERROR_BYTES`] as it is written.
+//!
 //! Sizes are upper bounds ([`footprint`]): every boxed value counts [`VALUE`] bytes, every
 //! string its length, every list slot and map entry a fixed overhead. The budget counts what is
 //! built and copied, never refunded, so it bounds both the memory an evaluation holds at its
@@ -95,6 +101,9 @@ const ITEM_FN: &str = "@item";
 const CALL_FN: &str = "@fn";
 const MATCHES_FN: &str = "@matches";
 const MATCHES_MEMBER_FN: &str = "@matches_member";
+const ARITH_FN: &str = "@arith";
+const KEY_FN: &str = "@key";
+const MAP_KEY_FN: &str = "@mapkey";
 
 /// Functions whose result is a fixed-size value, or one of their arguments as it is: calling
 /// them builds nothing worth counting. Any other function is charged for its arguments.
@@ -162,6 +171,14 @@ pub(crate) fn register(env: &mut Env) -> Result<(), cel::DeclarationError> {
         vec![DYN_TYPE, DYN_TYPE],
         matches_member,
     )?;
+    env.add_overload(
+        ARITH_FN,
+        ARITH_FN,
+        vec![STRING_TYPE, DYN_TYPE, DYN_TYPE],
+        arith,
+    )?;
+    env.add_overload(KEY_FN, KEY_FN, vec![DYN_TYPE], key)?;
+    env.add_overload(MAP_KEY_FN, MAP_KEY_FN, vec![DYN_TYPE], map_key)?;
     for n in 0..=4 {
         let mut args = vec![STRING_TYPE];
         args.extend((0..n).map(|_| DYN_TYPE));
@@ -389,6 +406,83 @@ fn item<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executi
     Ok(value)
 }
 
+/// Whether `v` is of a kind whose copy may be large: a string, bytes, a list or a map.
+fn sizable(v: &dyn Val) -> bool {
+    v.downcast_ref::<CelString>().is_some()
+        || v.downcast_ref::<CelBytes>().is_some()
+        || v.downcast_ref::<CelList>().is_some()
+        || v.downcast_ref::<CelMap>().is_some()
+}
+
+/// `a - b`, `a * b`, `a / b`, `a % b` (the operator's name comes first). They apply to
+/// numbers, timestamps and durations only; the interpreter's own error for a string or a list
+/// would carry a copy of it, so those are refused here by type.
+fn arith<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [op, lhs, rhs] = args.as_slice() else {
+        return Err(internal(ARITH_FN));
+    };
+    let op = op
+        .downcast_ref::<CelString>()
+        .ok_or_else(|| internal(ARITH_FN))?;
+    let (l, r): (&dyn Val, &dyn Val) = (lhs.as_ref(), rhs.as_ref());
+    let refused = || ExecutionError::no_such_overload(op, type_names(&[l, r]));
+    if sizable(l) || sizable(r) {
+        return Err(refused());
+    }
+    let result = match op.inner() {
+        "_-_" => l.as_subtractor().ok_or_else(refused)?.sub(r),
+        "_*_" => l.as_multiplier().ok_or_else(refused)?.mul(r),
+        "_/_" => l.as_divider().ok_or_else(refused)?.div(r),
+        "_%_" => l.as_modder().ok_or_else(refused)?.modulo(r),
+        _ => return Err(internal(ARITH_FN)),
+    };
+    Ok(CowVal::Owned(result?.into_owned()))
+}
+
+/// Checks an index or map key before the interpreter uses it: a key of a kind CEL does not
+/// allow (a list, a map, a fractional double) is refused by type, where the interpreter's error
+/// would carry a copy of the key or of the list indexed. A string key is charged its size: a
+/// missing one is quoted in the error.
+fn checked_key(value: &CowVal<'_, '_>) -> Result<u64, ExecutionError> {
+    let v = value.as_ref();
+    if let Some(s) = v.downcast_ref::<CelString>() {
+        return Ok(VALUE + TEXT + s.len() as u64);
+    }
+    if let Some(d) = v.downcast_ref::<cel::common::types::CelDouble>() {
+        let d = *d.inner();
+        if d.fract() == 0.0 && d.abs() < 9.0e15 {
+            return Ok(0);
+        }
+        return Err(ExecutionError::function_error(
+            "_[_]",
+            format!("the index {d} is not a whole number"),
+        ));
+    }
+    if sizable(v) {
+        return Err(ExecutionError::no_such_overload("_[_]", type_names(&[v])));
+    }
+    Ok(0)
+}
+
+/// An index (`a[i]`) that is not a literal, checked by [`checked_key`].
+fn key<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let value = args.pop().ok_or_else(|| internal(KEY_FN))?;
+    charge(checked_key(&value)?)?;
+    Ok(value)
+}
+
+/// A map literal's key: checked by [`checked_key`], and charged as an element ([`elem`]).
+fn map_key<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let value = args.pop().ok_or_else(|| internal(MAP_KEY_FN))?;
+    let quoted = checked_key(&value)?;
+    charge(
+        (ENTRY / 2)
+            .saturating_add(copy_cost(&value))
+            .saturating_add(quoted),
+    )?;
+    Ok(value)
+}
+
 /// `name(args...)` for a function that may copy its arguments: charged their size first.
 fn call<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     if args.is_empty() {
@@ -594,6 +688,30 @@ fn rewrite(node: &mut IdedExpr) -> bool {
                 call.func_name = ADD_FN.to_owned();
                 return true;
             }
+            if ["_-_", "_*_", "_/_", "_%_"].contains(&name) && call.args.len() == 2 {
+                let op = IdedExpr {
+                    id: node.id,
+                    expr: Node::Literal(LiteralValue::String(name.to_owned().into())),
+                };
+                call.args.insert(0, op);
+                call.func_name = ARITH_FN.to_owned();
+                return true;
+            }
+            if name == "_[_]" && call.args.len() == 2 {
+                if matches!(
+                    call.args[1].expr,
+                    Node::Literal(
+                        LiteralValue::String(_)
+                            | LiteralValue::Int(_)
+                            | LiteralValue::UInt(_)
+                            | LiteralValue::Boolean(_)
+                    )
+                ) {
+                    return found;
+                }
+                wrap(&mut call.args[1], KEY_FN);
+                return true;
+            }
             if name == "matches" {
                 if let Some(target) = call.target.take() {
                     call.args.insert(0, *target);
@@ -637,12 +755,23 @@ fn rewrite(node: &mut IdedExpr) -> bool {
             let mut found = false;
             for entry in &mut map.entries {
                 if let EntryExpr::MapEntry(e) = &mut entry.expr {
-                    for part in [&mut e.key, &mut e.value] {
-                        found |= rewrite(part);
-                        if may_borrow(part) {
-                            wrap(part, ELEM_FN);
-                            found = true;
-                        }
+                    found |= rewrite(&mut e.key);
+                    if !matches!(
+                        e.key.expr,
+                        Node::Literal(
+                            LiteralValue::String(_)
+                                | LiteralValue::Int(_)
+                                | LiteralValue::UInt(_)
+                                | LiteralValue::Boolean(_)
+                        )
+                    ) {
+                        wrap(&mut e.key, MAP_KEY_FN);
+                        found = true;
+                    }
+                    found |= rewrite(&mut e.value);
+                    if may_borrow(&e.value) {
+                        wrap(&mut e.value, ELEM_FN);
+                        found = true;
                     }
                 }
             }

@@ -410,3 +410,35 @@ fn the_optional_syntax_is_refused() {
         Ok(cel::Value::Bool(true))
     );
 }
+
+#[test]
+fn errors_held_by_or_carry_no_copies() {
+    let _alone = alone();
+    let e = big_event();
+    // `v` is a 3.6 MB list; each `||` holds its left side's error while it evaluates its right
+    // side. Errors that copied `v` (as the interpreter's own do for `-` on a list, or for a list
+    // indexed by 0.5) would hold 18 copies at once.
+    let big = "event.l.filter(x, x < 60).map(x, event.s)";
+    for term in [
+        "v - 1 == 0",
+        "v[0.5] == 0",
+        "v[v] == 0",
+        "{v: 1}[v[0]] == 1",
+    ] {
+        let mut chain = format!("({term})");
+        for _ in 0..17 {
+            chain = format!("({term} || {chain})");
+        }
+        let when = format!("[{big}].exists(v, {chain})");
+        assert!(Expr::compile(&when, Scope::Event).is_ok(), "{when}");
+        let (result, peak, _) = run(&when, &e);
+        let message = result.unwrap_err().message;
+        assert!(message.len() <= 1100, "{}", message.len());
+        println!("{term}: {message} (resident growth {peak})");
+    }
+    // Duplicate map keys and missing string keys quote the key: it is charged.
+    refused(
+        "event.l.all(x, event.l.all(y, {event.s + event.s: 1, event.s + event.s: 2}.size() == 2))",
+        &e,
+    );
+}

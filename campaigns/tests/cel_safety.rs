@@ -232,3 +232,68 @@ fn seven_nested_comprehensions_fail_after_the_comprehension_budget() {
         assert_eq!(holds(&nested, serde_json::json!({})), Ok(true));
     }
 }
+
+#[test]
+fn the_deepest_budgeted_expressions_evaluate_on_a_small_stack() {
+    use campaigns::{Bindings, CompiledCampaign, Event, ProgressView};
+    // The budget wraps some nodes in an internal call (list elements, what `map` appends, a
+    // comprehension's range): the deepest trees it makes must still fit.
+    let mut maps = "[event.s]".to_owned();
+    for depth in 0..9 {
+        maps = format!("event.l.map(x{depth}, {maps})");
+    }
+    let maps = format!("size({maps}) > 0");
+    let lists = format!(
+        "size({}event.s{}) == 1",
+        "[string(".repeat((MAX_NESTING - 2) / 2),
+        ")]".repeat((MAX_NESTING - 2) / 2)
+    );
+    let elems = format!(
+        "size({}[event.s]{}) == 1",
+        "[event.s, ".repeat(MAX_NESTING - 2),
+        "]".repeat(MAX_NESTING - 2)
+    );
+    let mixed = format!(
+        "{}event.l.exists(x, [x + 1, string(x) + event.s][0] == 1){}",
+        "event.l.map(a, ".repeat(8),
+        ")".repeat(8)
+    );
+    let event = Event::from_json(
+        &serde_json::json!({"id": "e", "customer_id": "c", "type": "t",
+        "occurred_at": "2026-12-01T10:00:00Z", "attributes": {"s": "x", "l": [1]}}),
+    )
+    .unwrap();
+    type Outcome = Result<bool, campaigns::EvalError>;
+    type Check<'a> = &'a dyn Fn(&Outcome) -> bool;
+    let overload = |r: &Outcome| {
+        r.as_ref()
+            .is_err_and(|e| e.message.contains("no matching overload"))
+    };
+    let not_bool = |r: &Outcome| r.as_ref().is_err_and(|e| e.message.contains("not list"));
+    let cases: [(String, Check); 4] = [
+        (maps, &|r| *r == Ok(true)),
+        (lists, &overload),
+        (elems, &|r| *r == Ok(false)),
+        (mixed, &not_bool),
+    ];
+    for (when, expected) in cases {
+        let spec = serde_json::json!({"key": "k", "name": "n",
+            "goal": {"kind": "count", "when": when, "target": 1},
+            "rewards": [{"kind": "points", "amount": 1}]});
+        let campaign = match campaigns::CampaignSpec::from_value(&spec) {
+            Ok(spec) => CompiledCampaign::compile(spec).unwrap(),
+            Err(d) => panic!("{when}: {d:?}"),
+        };
+        let event = event.clone();
+        let result = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                let bindings = Bindings::new(&event, None);
+                campaign.condition_holds(0, &bindings, ProgressView::default())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(expected(&result), "{when}: {result:?}");
+    }
+}

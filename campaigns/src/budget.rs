@@ -58,9 +58,9 @@ pub const MAX_COMPREHENSION_STEPS: u64 = 100_000;
 
 /// Most bytes of values one evaluation may build or copy (16 MiB).
 ///
-/// A hundred thousand iterations that keep a number each (`map` over a long list) count about
-/// 13 MB, so the iteration bound, not this one, is what ordinary expressions meet first; what
-/// this one stops is an expression that builds big strings or lists in a loop.
+/// A `map` computing a number (`x * 2`) for each of 100,000 elements counts about 8 MB, so the
+/// iteration bound, not this one, is what ordinary expressions meet first; what this one stops
+/// is an expression that builds big strings or lists in a loop.
 pub const MAX_EVAL_BYTES: u64 = 16 << 20;
 
 /// The largest compiled regular expression `matches` accepts, in bytes (the `regex` crate's

@@ -261,36 +261,49 @@ pub(crate) fn footprint(v: &dyn Val) -> u64 {
     VALUE.saturating_add(payload(v))
 }
 
-/// The bytes `v` owns beyond its own box. Recursion follows the value's nesting, bounded by the
-/// event's depth limit plus the expression's.
+/// The bytes `v` owns beyond its own box: what a copy of it allocates. Text borrowed from the
+/// event, the profile or the expression is not copied by a copy.
 fn payload(v: &dyn Val) -> u64 {
-    if let Some(s) = v.downcast_ref::<CelString>() {
-        return if s.as_borrowed().is_some() {
+    contents(v, false)
+}
+
+/// An upper bound on the bytes a value built from `v`'s contents takes beyond its box (a
+/// conversion, `string(b)`, or the caller's own copy of a result): borrowed text included.
+fn text_payload(v: &dyn Val) -> u64 {
+    contents(v, true)
+}
+
+/// [`payload`] or [`text_payload`]. Recursion follows the value's nesting, bounded by the
+/// event's depth limit plus the expression's.
+fn contents(v: &dyn Val, borrowed_too: bool) -> u64 {
+    let text = |len: usize, borrowed: bool| {
+        if borrowed && !borrowed_too {
             0
         } else {
-            TEXT + s.len() as u64
-        };
+            TEXT + len as u64
+        }
+    };
+    if let Some(s) = v.downcast_ref::<CelString>() {
+        return text(s.len(), s.as_borrowed().is_some());
     }
     if let Some(b) = v.downcast_ref::<CelBytes>() {
-        return if b.as_borrowed().is_some() {
-            0
-        } else {
-            TEXT + b.inner().len() as u64
-        };
+        return text(b.inner().len(), b.as_borrowed().is_some());
     }
     if let Some(m) = v.downcast_ref::<CelMap>() {
         return m.inner().iter().fold(0u64, |sum, (k, v)| {
-            sum.saturating_add(ENTRY + payload(k.inner()) + footprint(v.as_ref()))
+            let entry =
+                contents(k.inner(), borrowed_too) + VALUE + contents(v.as_ref(), borrowed_too);
+            sum.saturating_add(ENTRY + entry)
         });
     }
     if let Some(o) = v.downcast_ref::<cel::common::types::CelOptional>() {
-        return o.option().map_or(0, footprint);
+        return o.option().map_or(0, |v| VALUE + contents(v, borrowed_too));
     }
     if let Some(items) = v.as_iterable() {
         let mut sum = 0u64;
         let mut iter = items.iter();
         while let Some(item) = iter.next() {
-            sum = sum.saturating_add(SLOT + footprint(item));
+            sum = sum.saturating_add(SLOT + VALUE + contents(item, borrowed_too));
         }
         return sum;
     }
@@ -387,11 +400,11 @@ fn add<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executio
     Ok(CowVal::Owned(adder.add(r)?.into_owned()))
 }
 
-/// A list element, or a map key or value (each half an entry): the literal keeps a copy of a
-/// borrowed one.
+/// A list element or a map value: the literal keeps a copy of a borrowed one, in a slot (a map
+/// entry's other half is counted with its key, by [`map_key`]).
 fn elem<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let value = args.pop().ok_or_else(|| internal(ELEM_FN))?;
-    charge((ENTRY / 2).saturating_add(copy_cost(&value)))?;
+    charge(SLOT.saturating_add(copy_cost(&value)))?;
     Ok(value)
 }
 
@@ -483,7 +496,8 @@ fn map_key<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Exec
     Ok(value)
 }
 
-/// `name(args...)` for a function that may copy its arguments: charged their size first.
+/// `name(args...)` for a function that may copy its arguments (`string(b)` copies bytes, even
+/// borrowed ones): charged their size, text included, and a short result (`string(3.5)`) first.
 fn call<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     if args.is_empty() {
         return Err(internal(CALL_FN));
@@ -492,9 +506,9 @@ fn call<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executi
     let Some(name) = name.downcast_ref::<CelString>() else {
         return Err(internal(CALL_FN));
     };
-    let cost = args
-        .iter()
-        .fold(VALUE, |sum, a| sum.saturating_add(payload(a.as_ref())));
+    let cost = args.iter().fold(VALUE + TEXT + 64, |sum, a| {
+        sum.saturating_add(text_payload(a.as_ref()))
+    });
     charge(cost)?;
     match crate::expr::ENV.find_overload(name, &args) {
         Some(op) => op(args),
@@ -583,11 +597,9 @@ fn regex_error(pattern: &str, error: &regex::Error) -> ExecutionError {
 pub(crate) fn resolve(tree: &IdedExpr, context: &cel::Context) -> Result<Value, ExecutionError> {
     let value = Value::resolve_val(tree, context)?;
     let v = value.as_ref();
-    if v.downcast_ref::<CelString>().is_some()
-        || v.downcast_ref::<CelBytes>().is_some()
-        || v.as_iterable().is_some()
-    {
-        charge(footprint(v))?;
+    if sizable(v) {
+        // The conversion copies the text too, borrowed or not.
+        charge(VALUE.saturating_add(text_payload(v)))?;
     }
     v.try_into()
 }

@@ -46,17 +46,15 @@ pub struct Bindings<'a> {
     customer_id: &'a str,
     profile: Option<&'a Customer>,
     now: DateTime<Utc>,
-    cel: OnceCell<CelBindings<'a>>,
+    cel: OnceCell<CelBindings>,
 }
 
-/// The interpreter's form of the bindings. Strings and keys borrow the event's and the
-/// profile's JSON: nothing is copied to build them, and the interpreter's copies of them
-/// (into a comprehension's variable, a list literal...) copy a pointer, not the text.
+/// The interpreter's form of the bindings.
 #[derive(Debug)]
-struct CelBindings<'a> {
-    event: Box<dyn Val + 'a>,
-    customer: Box<dyn Val + 'a>,
-    now: Box<dyn Val + 'a>,
+struct CelBindings {
+    event: Box<dyn Val>,
+    customer: Box<dyn Val>,
+    now: Box<dyn Val>,
 }
 
 impl<'a> Bindings<'a> {
@@ -98,16 +96,19 @@ impl<'a> Bindings<'a> {
     }
 
     /// The interpreter's values, built on first use.
-    fn cel(&self) -> &CelBindings<'a> {
+    fn cel(&self) -> &CelBindings {
         self.cel.get_or_init(|| {
             let event = match self.event {
                 Some(event) => {
                     let mut fields = object_vals(&event.attributes);
-                    fields.insert(CelMapKey::from("id"), str_val(&event.id));
-                    fields.insert(CelMapKey::from("type"), str_val(&event.kind));
+                    fields.insert(CelMapKey::from("id".to_owned()), str_val(&event.id));
+                    fields.insert(CelMapKey::from("type".to_owned()), str_val(&event.kind));
                     let customer_id = str_val(&event.customer_id);
-                    fields.insert(CelMapKey::from("customer_id"), customer_id);
-                    fields.insert(CelMapKey::from("occurred_at"), time_val(event.occurred_at));
+                    fields.insert(CelMapKey::from("customer_id".to_owned()), customer_id);
+                    fields.insert(
+                        CelMapKey::from("occurred_at".to_owned()),
+                        time_val(event.occurred_at),
+                    );
                     fields
                 }
                 None => HashMap::new(),
@@ -116,7 +117,7 @@ impl<'a> Bindings<'a> {
                 .profile
                 .map(|c| object_vals(&c.attributes))
                 .unwrap_or_default();
-            profile.insert(CelMapKey::from("id"), str_val(self.customer_id));
+            profile.insert(CelMapKey::from("id".to_owned()), str_val(self.customer_id));
             CelBindings {
                 event: Box::new(CelMap::from(event)),
                 customer: Box::new(CelMap::from(profile)),
@@ -460,7 +461,7 @@ fn map(entries: HashMap<Key, CelValue>) -> CelValue {
 /// JSON to the interpreter's values, once per event: integers become `int` (or `double` past
 /// its range), other numbers `double`. Recursion is bounded by the depth limits on events and
 /// profiles.
-fn json_val(value: &Value) -> Box<dyn Val + '_> {
+fn json_val(value: &Value) -> Box<dyn Val> {
     match value {
         Value::Null => Box::new(CelNull),
         Value::Bool(b) => Box::new(CelBool::from(*b)),
@@ -478,18 +479,18 @@ fn json_val(value: &Value) -> Box<dyn Val + '_> {
 
 fn object_vals(
     object: &serde_json::Map<String, Value>,
-) -> HashMap<CelMapKey<'_>, Box<dyn Val + '_>> {
+) -> HashMap<CelMapKey<'static>, Box<dyn Val>> {
     object
         .iter()
-        .map(|(k, v)| (CelMapKey::from(k.as_str()), json_val(v)))
+        .map(|(k, v)| (CelMapKey::from(k.clone()), json_val(v)))
         .collect()
 }
 
-fn str_val(s: &str) -> Box<dyn Val + '_> {
-    Box::new(CelString::from(s))
+fn str_val(s: &str) -> Box<dyn Val> {
+    Box::new(CelString::from(s.to_owned()))
 }
 
-fn time_val<'a>(t: DateTime<Utc>) -> Box<dyn Val + 'a> {
+fn time_val(t: DateTime<Utc>) -> Box<dyn Val> {
     Box::new(CelTimestamp::from(t.fixed_offset()))
 }
 

@@ -51,6 +51,8 @@ use cel::common::types::{
 };
 use cel::common::value::{CowVal, Val};
 use cel::{Env, Value};
+use regex_automata::meta::{BuildError, Regex};
+use regex_automata::nfa::thompson::WhichCaptures;
 use std::cell::{Cell, RefCell};
 
 /// Most comprehension iterations one evaluation may run, nested ones included.
@@ -63,8 +65,9 @@ pub const MAX_COMPREHENSION_STEPS: u64 = 100_000;
 /// is an expression that builds big strings or lists in a loop.
 pub const MAX_EVAL_BYTES: u64 = 16 << 20;
 
-/// The largest compiled regular expression `matches` accepts, in bytes (the `regex` crate's
-/// size limit, 10 MiB by default; `\w{10}` fits, `\w{20}` does not).
+/// The largest compiled regular expression `matches` accepts, in bytes (the size limit of the
+/// `regex` crate's engine, 10 MiB by default; Unicode classes are large: `\w{10}` fits, `\w{12}`
+/// does not, `[a-zA-Z0-9_]{100}` does).
 pub const MAX_REGEX_BYTES: usize = 512 << 10;
 
 /// The lazy DFA cache of one compiled regular expression, in bytes.
@@ -107,7 +110,11 @@ const KEY_FN: &str = "@key";
 const MAP_KEY_FN: &str = "@mapkey";
 
 /// Functions whose result is a fixed-size value, or one of their arguments as it is: calling
-/// them builds nothing worth counting. Any other function is charged for its arguments.
+/// them builds nothing worth counting. Any other function is charged for its arguments, which
+/// bounds functions whose result is no larger than what they are given (`string`, `bytes`).
+/// A function that can return more than that (the strings extension's `replace`, `format`
+/// with a width, a `repeat`) must not be registered without a wrapper of its own that charges
+/// its result's size before calling it, as `@add` does for `+`.
 const FIXED_SIZE: [&str; 26] = [
     "size",
     "contains",
@@ -143,7 +150,7 @@ thread_local! {
     /// Bytes of values the evaluation running on this thread may still build.
     static BYTES_LEFT: Cell<u64> = const { Cell::new(MAX_EVAL_BYTES) };
     /// The regular expressions this evaluation compiled, by pattern.
-    static REGEXES: RefCell<Vec<(String, regex::Regex)>> = const { RefCell::new(Vec::new()) };
+    static REGEXES: RefCell<Vec<(String, Regex)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Gives the evaluation about to run on this thread the whole budget.
@@ -552,19 +559,26 @@ fn regex_match<'b, 'v>(
         cache
             .iter()
             .find(|(p, _)| p.as_str() == pattern.inner())
-            .map(|(_, re)| re.is_match(text))
+            .map(|(_, re)| re.is_match(text.inner()))
     });
     let found = match found {
         Some(found) => found,
         None => {
             let len = pattern.len() as u64;
             charge(REGEX_CHARGE.saturating_add(REGEX_BYTE_CHARGE.saturating_mul(len)))?;
-            let re = regex::RegexBuilder::new(pattern)
-                .size_limit(MAX_REGEX_BYTES)
-                .dfa_size_limit(REGEX_CACHE_BYTES)
-                .build()
+            // `matches` asks only whether there is a match: no capture group needs a slot in
+            // the search's tables (which, per group and per state, can take hundreds of MB).
+            let config = Regex::config()
+                .which_captures(WhichCaptures::Implicit)
+                .nfa_size_limit(Some(MAX_REGEX_BYTES))
+                .onepass_size_limit(Some(MAX_REGEX_BYTES))
+                .dfa_size_limit(Some(MAX_REGEX_BYTES))
+                .hybrid_cache_capacity(REGEX_CACHE_BYTES);
+            let re = Regex::builder()
+                .configure(config)
+                .build(pattern)
                 .map_err(|e| regex_error(pattern, &e))?;
-            let found = re.is_match(text);
+            let found = re.is_match(text.inner());
             REGEXES.with_borrow_mut(|cache| cache.push((pattern.inner().to_owned(), re)));
             found
         }
@@ -573,20 +587,23 @@ fn regex_match<'b, 'v>(
 }
 
 /// A pattern that does not compile, named by its first 100 characters.
-fn regex_error(pattern: &str, error: &regex::Error) -> ExecutionError {
+fn regex_error(pattern: &str, error: &BuildError) -> ExecutionError {
     let shown: String = pattern.chars().take(100).collect();
     let more = if shown.len() < pattern.len() {
         "..."
     } else {
         ""
     };
-    let reason = match error {
-        regex::Error::CompiledTooBig(_) => format!(
+    let reason = if error.size_limit().is_some() {
+        format!(
             "it compiles to more than {} KiB, the limit for a regular expression",
             MAX_REGEX_BYTES >> 10
-        ),
-        regex::Error::Syntax(s) => s.lines().last().unwrap_or_default().to_owned(),
-        other => other.to_string(),
+        )
+    } else if let Some(syntax) = error.syntax_error() {
+        let text = syntax.to_string();
+        text.lines().last().unwrap_or_default().to_owned()
+    } else {
+        error.to_string()
     };
     ExecutionError::function_error(
         "matches",

@@ -26,7 +26,8 @@
 //! - the result, before it is converted for the caller.
 //!
 //! Errors are kept small too, since `||`, `&&` and `exists` hold one while they evaluate their
-//! other side: `-`, `*`, `/` and `%` become `@arith`, and an index or map key that is not a
+//! other side: `-`, `*`, `/` and `%` become `@arith`, `<`, `<=`, `>` and `>=` become
+//! `@compare`, and an index or map key that is not a
 //! literal is checked by `@key` or `@mapkey`, so that the interpreter never builds an error that
 //! carries a copy of a string, list or map operand (a string key, quoted when it is missing, is
 //! charged); and an error's message is cut at [`MAX_ERROR_BYTES`] as it is written.
@@ -37,6 +38,13 @@
 //! peak and the copying work it does. Values of fixed size that are not kept (an `int` result, a
 //! bool) are not counted: they are freed as the next one is made. Once the budget is spent,
 //! every further charge fails at once, so an error absorbed by `||` or `&&` cannot buy more.
+//!
+//! **The bound.** What one evaluation holds at its peak is at most [`MAX_EVAL_BYTES`], plus what
+//! is not counted: values of fixed size not kept (at most one per node being evaluated, so a
+//! few KiB for the deepest tree), the interpreter's scopes and argument lists (the same), and
+//! the event's own values, built once per event and shared by every campaign. The tests in
+//! `campaigns/tests/cel_memory.rs` run every hostile shape found under an allocator that
+//! refuses (and so aborts the test) past 16 MiB + 4 MiB per evaluation.
 //!
 //! The optional syntax (`a.?b`, `a[?b]`, `[?a]`, `{?k: v}`) is refused when parsing: its
 //! operators copy values inside the interpreter, out of reach of these wrappers.
@@ -106,6 +114,7 @@ const CALL_FN: &str = "@fn";
 const MATCHES_FN: &str = "@matches";
 const MATCHES_MEMBER_FN: &str = "@matches_member";
 const ARITH_FN: &str = "@arith";
+const COMPARE_FN: &str = "@compare";
 const KEY_FN: &str = "@key";
 const MAP_KEY_FN: &str = "@mapkey";
 
@@ -184,6 +193,12 @@ pub(crate) fn register(env: &mut Env) -> Result<(), cel::DeclarationError> {
         ARITH_FN,
         vec![STRING_TYPE, DYN_TYPE, DYN_TYPE],
         arith,
+    )?;
+    env.add_overload(
+        COMPARE_FN,
+        COMPARE_FN,
+        vec![STRING_TYPE, DYN_TYPE, DYN_TYPE],
+        compare,
     )?;
     env.add_overload(KEY_FN, KEY_FN, vec![DYN_TYPE], key)?;
     env.add_overload(MAP_KEY_FN, MAP_KEY_FN, vec![DYN_TYPE], map_key)?;
@@ -460,6 +475,47 @@ fn arith<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionE
     Ok(CowVal::Owned(result?.into_owned()))
 }
 
+/// `a < b`, `a <= b`, `a > b`, `a >= b` (the operator's name comes first), as the interpreter
+/// computes them, except that a comparison it would refuse is refused here by type before it
+/// starts: refusing `"..." < 1`, the interpreter first builds an error holding copies of both.
+fn compare<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    use std::cmp::Ordering;
+    let [op, lhs, rhs] = args.as_slice() else {
+        return Err(internal(COMPARE_FN));
+    };
+    let op = op
+        .downcast_ref::<CelString>()
+        .ok_or_else(|| internal(COMPARE_FN))?;
+    let (l, r): (&dyn Val, &dyn Val) = (lhs.as_ref(), rhs.as_ref());
+    let refused = || ExecutionError::no_such_overload(op, type_names(&[l, r]));
+    let same_kind = |a: &dyn Val, b: &dyn Val| {
+        (a.downcast_ref::<CelString>().is_some() && b.downcast_ref::<CelString>().is_some())
+            || (a.downcast_ref::<CelBytes>().is_some() && b.downcast_ref::<CelBytes>().is_some())
+    };
+    if (sizable(l) || sizable(r)) && !same_kind(l, r) {
+        return Err(refused());
+    }
+    let ordering = l
+        .as_comparer()
+        .ok_or_else(refused)?
+        .compare(r)
+        .map_err(|e| match e {
+            ExecutionError::NoSuchOverload(_)
+            | ExecutionError::ValuesNotComparable(..)
+            | ExecutionError::UnsupportedKeyType(_)
+            | ExecutionError::UnexpectedType { .. } => refused(),
+            other => other,
+        })?;
+    let holds = match op.inner() {
+        "_<_" => ordering == Ordering::Less,
+        "_<=_" => ordering != Ordering::Greater,
+        "_>_" => ordering == Ordering::Greater,
+        "_>=_" => ordering != Ordering::Less,
+        _ => return Err(internal(COMPARE_FN)),
+    };
+    Ok(CowVal::owned(cel::common::types::CelBool::from(holds)))
+}
+
 /// Checks an index or map key before the interpreter uses it: a key of a kind CEL does not
 /// allow (a list, a map, a fractional double) is refused by type, where the interpreter's error
 /// would carry a copy of the key or of the list indexed. A string key is charged its size: a
@@ -718,13 +774,22 @@ fn rewrite(node: &mut IdedExpr) -> bool {
                 call.func_name = ADD_FN.to_owned();
                 return true;
             }
-            if ["_-_", "_*_", "_/_", "_%_"].contains(&name) && call.args.len() == 2 {
+            let checked = if ["_-_", "_*_", "_/_", "_%_"].contains(&name) {
+                Some(ARITH_FN)
+            } else if ["_<_", "_<=_", "_>_", "_>=_"].contains(&name) {
+                Some(COMPARE_FN)
+            } else {
+                None
+            };
+            if let Some(checked) = checked
+                && call.args.len() == 2
+            {
                 let op = IdedExpr {
                     id: node.id,
                     expr: Node::Literal(LiteralValue::String(name.to_owned().into())),
                 };
                 call.args.insert(0, op);
-                call.func_name = ARITH_FN.to_owned();
+                call.func_name = checked.to_owned();
                 return true;
             }
             if name == "_[_]" && call.args.len() == 2 {

@@ -453,6 +453,9 @@ fn errors_held_by_or_carry_no_copies() {
         "v[0.5] == 0",
         "v[v] == 0",
         "{v: 1}[v[0]] == 1",
+        "v < 1",
+        "v[0] >= 1",
+        "v * 2 == v",
     ] {
         let mut chain = format!("({term})");
         for _ in 0..17 {

@@ -8,7 +8,7 @@
 //! a heap stack. Evaluation recurses over the tree, so its depth bound is what keeps it within
 //! a thread's stack in debug and release builds alike.
 //!
-//! Work and memory are bounded too (see [`crate::budget`]): at compile time, every
+//! Work and memory are bounded too (see `campaigns/src/budget.rs`): at compile time, every
 //! comprehension's range and every step that builds a value (`+`, literals, `map`, `filter`,
 //! `string()`, `matches`...) is routed through an internal function that charges it, before it
 //! runs, to a per-evaluation budget of [`MAX_COMPREHENSION_STEPS`] iterations and
@@ -55,7 +55,7 @@ pub use crate::budget::{
     REGEX_CHARGE,
 };
 
-/// The environment: CEL's standard library without the optional syntax (see [`crate::budget`]),
+/// The environment: CEL's standard library without the optional syntax (see `campaigns/src/budget.rs`),
 /// and the budget's internal functions.
 pub(crate) static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib().with_optional_support(false);
@@ -106,7 +106,7 @@ impl ExprError {
 pub struct Expr {
     source: Arc<str>,
     program: Arc<Program>,
-    /// The tree with its work and memory bounded (see [`crate::budget`]), when it builds
+    /// The tree with its work and memory bounded (see `campaigns/src/budget.rs`), when it builds
     /// anything.
     bounded: Option<Arc<IdedExpr>>,
     /// The surface variables the expression mentions; only those are bound to evaluate it.

@@ -194,6 +194,22 @@ fn conversions_and_sizes_of_big_values() {
 }
 
 #[test]
+fn a_long_duration_is_charged_for_its_parse() {
+    let _alone = alone();
+    // "1s" 30,000 times, then 32 of those: a 1.9 MB string that `duration()` would parse into
+    // a list of 960,000 components (15 MB, 30 MB as the list grows) before adding them up.
+    let e = event(json!({"d": "1s".repeat(30_000)}));
+    let group = format!("({})", ["event.d"; 4].join(" + "));
+    let long = format!("({})", [group.as_str(); 8].join(" + "));
+    refused(&format!("duration({long}) > duration(\"0s\")"), &e);
+    // A short one is as cheap as ever; the event's own (30,000 components) fits.
+    let (result, _, _) = run("duration(\"1h30m\") > duration(\"1h\")", &e);
+    assert_eq!(result, Ok(true));
+    let (result, _, _) = run("duration(event.d) == duration(\"30000s\")", &e);
+    assert_eq!(result, Ok(true));
+}
+
+#[test]
 fn one_expression_without_any_comprehension() {
     let _alone = alone();
     // No loop, but a long sum of the biggest string: 500 copies would be 30 MB.

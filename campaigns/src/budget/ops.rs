@@ -223,8 +223,11 @@ pub(super) fn call<'b, 'v>(
     let Some(name) = name.downcast_ref::<CelString>() else {
         return Err(internal(CALL_FN));
     };
+    // `duration("1s1s...")` lists each component (16 bytes, in a list that grows by doubling)
+    // before adding them up: up to 16 bytes for each byte of its argument.
+    let per_byte = if name.inner() == "duration" { 16 } else { 1 };
     let cost = args.iter().fold(VALUE + TEXT + 64, |sum, a| {
-        sum.saturating_add(text_payload(a.as_ref()))
+        sum.saturating_add(text_payload(a.as_ref()).saturating_mul(per_byte))
     });
     charge(cost)?;
     match crate::expr::ENV.find_overload(name, &args) {

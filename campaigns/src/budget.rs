@@ -122,6 +122,7 @@ const ARITH_FN: &str = "@arith";
 const COMPARE_FN: &str = "@compare";
 const KEY_FN: &str = "@key";
 const MAP_KEY_FN: &str = "@mapkey";
+const QUOTED_FN: &str = "@quoted";
 
 thread_local! {
     /// Comprehension iterations the evaluation running on this thread may still run.
@@ -176,6 +177,7 @@ pub(crate) fn register(env: &mut Env) -> Result<(), cel::DeclarationError> {
         ops::compare,
     )?;
     env.add_overload(KEY_FN, KEY_FN, vec![DYN_TYPE], ops::key)?;
+    env.add_overload(QUOTED_FN, QUOTED_FN, vec![DYN_TYPE], ops::quoted)?;
     env.add_overload(MAP_KEY_FN, MAP_KEY_FN, vec![DYN_TYPE], ops::map_key)?;
     for n in 0..=4 {
         let mut args = vec![STRING_TYPE];

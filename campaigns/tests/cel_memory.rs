@@ -472,6 +472,7 @@ fn errors_held_by_or_carry_no_copies() {
         "v < 1",
         "v[0] >= 1",
         "v * 2 == v",
+        "now.getHours(v[0] + v[1]) == 1",
     ] {
         let mut chain = format!("({term})");
         for _ in 0..17 {

@@ -197,6 +197,15 @@ pub(super) fn key<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v
     Ok(value)
 }
 
+/// An argument a function's error may quote (a time zone): charged its text.
+pub(super) fn quoted<'b, 'v>(
+    mut args: Vec<CowVal<'b, 'v>>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let value = args.pop().ok_or_else(|| internal(QUOTED_FN))?;
+    charge(VALUE.saturating_add(text_payload(value.as_ref())))?;
+    Ok(value)
+}
+
 /// A map literal's key: checked by [`checked_key`], and charged as an element ([`elem`]).
 pub(super) fn map_key<'b, 'v>(
     mut args: Vec<CowVal<'b, 'v>>,

@@ -176,6 +176,11 @@ fn rewrite(node: &mut IdedExpr) -> bool {
                 return true;
             }
             let operator = name.starts_with(['_', '@', '!', '-']);
+            if name.starts_with("get") && call.target.is_some() && call.args.len() == 1 {
+                // `now.getHours(zone)`: an unknown zone is quoted in the error.
+                wrap(&mut call.args[0], QUOTED_FN);
+                return true;
+            }
             if operator || FIXED_SIZE.contains(&name) {
                 return found;
             }

@@ -8,23 +8,21 @@
 //! a heap stack. Evaluation recurses over the tree, so its depth bound is what keeps it within
 //! a thread's stack in debug and release builds alike.
 //!
-//! Comprehension work is bounded too: every comprehension's range (`list.map(x, ...)`,
-//! `all`, `exists`, `exists_one`, `filter`) is wrapped, at compile time, in an internal
-//! function that charges the range's size to a per-evaluation budget of
-//! [`MAX_COMPREHENSION_STEPS`] iterations. Nested comprehensions charge their inner range once
-//! per outer iteration, so the budget bounds the total iterations, and the memory they build,
-//! of one evaluation: seven nested `map`s over ten elements fail after 100,000 iterations
-//! instead of running ten million.
+//! Work and memory are bounded too (see `campaigns/src/budget.rs`): at compile time, every
+//! comprehension's range and every step that builds a value (`+`, literals, `map`, `filter`,
+//! `string()`, `matches`...) is routed through an internal function that charges it, before it
+//! runs, to a per-evaluation budget of [`MAX_COMPREHENSION_STEPS`] iterations and
+//! [`MAX_EVAL_BYTES`] bytes. Seven nested `map`s over ten elements fail after 100,000
+//! iterations instead of running ten million; four copies of a 60,000-character string in two
+//! nested `map`s over 200 elements fail after 16 MiB instead of building gigabytes.
 
+use crate::budget;
 use crate::diagnostic::Position;
 use crate::fast::{Facts, Fast, Scalar};
-use cel::ExecutionError;
-use cel::common::ast::{CallExpr, EntryExpr, Expr as Node, IdedExpr, LiteralValue};
-use cel::common::types::{LIST_TYPE, MAP_TYPE};
+use cel::common::ast::{EntryExpr, Expr as Node, IdedExpr, LiteralValue};
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use cel::{Context, Env, Program, Value};
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, LazyLock};
@@ -52,113 +50,20 @@ const TYPE_NAMES: [&str; 10] = [
     "type",
 ];
 
-/// Most comprehension iterations one evaluation may run, nested ones included.
-pub const MAX_COMPREHENSION_STEPS: u64 = 100_000;
+pub use crate::budget::{
+    MAX_COMPREHENSION_STEPS, MAX_ERROR_BYTES, MAX_EVAL_BYTES, MAX_REGEX_BYTES, REGEX_BYTE_CHARGE,
+    REGEX_CHARGE,
+};
 
-/// The internal function that charges a comprehension's range to the budget. Its name starts
-/// with `@`, which the parser never produces, so no expression can call it.
-const RANGE_FN: &str = "@range";
-
-static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
-    let mut env = Env::stdlib();
-    for (id, t) in [("@range(list)", LIST_TYPE), ("@range(map)", MAP_TYPE)] {
-        if let Err(e) = env.add_overload(RANGE_FN, id, vec![t], charge_range) {
-            unreachable!("a fresh standard environment takes {id}: {e:?}");
-        }
+/// The environment: CEL's standard library without the optional syntax (see `campaigns/src/budget.rs`),
+/// and the budget's internal functions.
+pub(crate) static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
+    let mut env = Env::stdlib().with_optional_support(false);
+    if let Err(e) = budget::register(&mut env) {
+        unreachable!("a fresh standard environment takes the budget's functions: {e:?}");
     }
     Arc::new(env)
 });
-
-thread_local! {
-    /// Comprehension iterations the evaluation running on this thread may still run.
-    static STEPS_LEFT: Cell<u64> = const { Cell::new(MAX_COMPREHENSION_STEPS) };
-}
-
-/// Charges a comprehension's range to the budget and passes it through unchanged.
-fn charge_range<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    let range = args
-        .pop()
-        .ok_or_else(|| ExecutionError::function_error(RANGE_FN, "no range"))?;
-    let left = STEPS_LEFT.get();
-    let mut size = 0u64;
-    if let Some(items) = range.as_iterable() {
-        let mut iter = items.iter();
-        // Count no further than the budget: a huge range costs no more than a refusal.
-        while size <= left && iter.next().is_some() {
-            size += 1;
-        }
-    }
-    if size > left {
-        STEPS_LEFT.set(0);
-        return Err(ExecutionError::function_error(
-            "comprehension",
-            format!(
-                "too much work: more than {MAX_COMPREHENSION_STEPS} comprehension iterations (map, filter, all, exists) in one evaluation"
-            ),
-        ));
-    }
-    STEPS_LEFT.set(left - size);
-    Ok(range)
-}
-
-/// `tree` with every comprehension's range wrapped in [`RANGE_FN`]; `None` when it has no
-/// comprehension (and needs no budget). Recursion is bounded by [`MAX_TREE_DEPTH`].
-fn bounded(tree: &IdedExpr) -> Option<IdedExpr> {
-    fn wrap(node: &mut IdedExpr) -> bool {
-        let mut found = false;
-        match &mut node.expr {
-            Node::Comprehension(c) => {
-                found = true;
-                let range = std::mem::take(&mut c.iter_range);
-                c.iter_range = IdedExpr {
-                    id: range.id,
-                    expr: Node::Call(CallExpr {
-                        func_name: RANGE_FN.to_owned(),
-                        target: None,
-                        args: vec![range],
-                    }),
-                };
-                for child in [
-                    &mut c.iter_range,
-                    &mut c.accu_init,
-                    &mut c.loop_cond,
-                    &mut c.loop_step,
-                    &mut c.result,
-                ] {
-                    wrap(child);
-                }
-            }
-            Node::Call(call) => {
-                for child in call
-                    .target
-                    .iter_mut()
-                    .map(|t| &mut **t)
-                    .chain(call.args.iter_mut())
-                {
-                    found |= wrap(child);
-                }
-            }
-            Node::List(list) => {
-                for child in &mut list.elements {
-                    found |= wrap(child);
-                }
-            }
-            Node::Map(map) => {
-                for entry in &mut map.entries {
-                    if let EntryExpr::MapEntry(e) = &mut entry.expr {
-                        found |= wrap(&mut e.key);
-                        found |= wrap(&mut e.value);
-                    }
-                }
-            }
-            Node::Select(select) => found |= wrap(&mut select.operand),
-            _ => {}
-        }
-        found
-    }
-    let mut copy = tree.clone();
-    wrap(&mut copy).then_some(copy)
-}
 
 /// Which variables an expression may use (DESIGN §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,7 +106,8 @@ impl ExprError {
 pub struct Expr {
     source: Arc<str>,
     program: Arc<Program>,
-    /// The tree with its comprehensions' work bounded, when it has any.
+    /// The tree with its work and memory bounded (see `campaigns/src/budget.rs`), when it builds
+    /// anything.
     bounded: Option<Arc<IdedExpr>>,
     /// The surface variables the expression mentions; only those are bound to evaluate it.
     uses: Vec<&'static str>,
@@ -217,7 +123,7 @@ impl Expr {
         let uses = check_tree(&program, source, scope)?;
         Ok(Expr {
             source: source.into(),
-            bounded: bounded(program.expression()).map(Arc::new),
+            bounded: budget::budgeted(program.expression()).map(Arc::new),
             fast: Fast::compile(program.expression()).map(Arc::new),
             program: Arc::new(program),
             uses,
@@ -264,14 +170,16 @@ impl Expr {
         context.set_variable_resolver(variables);
         let run = || match &self.bounded {
             Some(tree) => {
-                STEPS_LEFT.set(MAX_COMPREHENSION_STEPS);
-                Value::resolve(tree, &context)
+                budget::start();
+                let result = budget::resolve(tree, &context);
+                budget::finish();
+                result
             }
             None => self.program.execute(&context),
         };
         match catch_unwind(AssertUnwindSafe(run)) {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Err(e)) => Err(budget::message(&e)),
             Err(_) => {
                 Err("the expression failed unexpectedly (the CEL interpreter panicked)".into())
             }

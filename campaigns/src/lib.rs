@@ -14,6 +14,7 @@
 //! assert!(!campaign.may_apply_to("app.opened"));
 //! ```
 
+mod budget;
 mod compiled;
 mod diagnostic;
 mod duration;

@@ -191,3 +191,15 @@ fn event_type_index_is_read_off_the_tree() {
     );
     assert!(seq.may_apply_to("a") && seq.may_apply_to("b") && !seq.may_apply_to("c"));
 }
+
+/// `Bindings` stays covariant in its lifetime: the engine hands a `&Bindings<'long>` to code
+/// that takes a `&Bindings<'short>` (a cell of values borrowing `'a` would make it invariant).
+#[test]
+fn bindings_are_covariant() {
+    fn shorten<'short, 'long: 'short>(
+        b: &'short campaigns::Bindings<'long>,
+    ) -> &'short campaigns::Bindings<'short> {
+        b
+    }
+    let _ = shorten;
+}

@@ -188,20 +188,32 @@ fn holds(when: &str, attributes: serde_json::Value) -> Result<bool, campaigns::E
 }
 
 #[test]
-fn seven_nested_maps_fail_after_the_comprehension_budget() {
+fn seven_nested_comprehensions_fail_after_the_comprehension_budget() {
     use campaigns::expr::MAX_COMPREHENSION_STEPS;
     let ten = "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]";
+    let mut body = "x0 + x6 < 0".to_owned();
+    for depth in (0..7).rev() {
+        body = format!("{ten}.exists(x{depth}, {body})");
+    }
+    // Accepted when written (its cost depends on the data), refused when run: 10^7
+    // iterations would take minutes.
+    let error = holds(&body, serde_json::json!({})).unwrap_err();
+    assert_eq!(error.path, "goal.when");
+    assert!(error.message.contains("too much work"), "{}", error.message);
+    assert!(error.message.contains(&MAX_COMPREHENSION_STEPS.to_string()));
+    // Seven nested `map`s would also build ten million values: the memory budget (see
+    // cel_memory.rs) or the iteration budget stops them, whichever is spent first.
     let mut body = "x6".to_owned();
     for depth in (0..7).rev() {
         body = format!("{ten}.map(x{depth}, {body})");
     }
-    let when = format!("size({body}) == 10");
-    // Accepted when written (its cost depends on the data), refused when run: 10^7
-    // iterations would take minutes and gigabytes.
-    let error = holds(&when, serde_json::json!({})).unwrap_err();
-    assert_eq!(error.path, "goal.when");
-    assert!(error.message.contains("too much work"), "{}", error.message);
-    assert!(error.message.contains(&MAX_COMPREHENSION_STEPS.to_string()));
+    let message = holds(&format!("size({body}) == 10"), serde_json::json!({}))
+        .unwrap_err()
+        .message;
+    assert!(
+        message.contains("too much work") || message.contains("memory budget"),
+        "{message}"
+    );
     // The budget counts the data too: a pair of nested passes over a 400-element list is
     // 160,400 iterations and fails; over a short list it works.
     let xs: Vec<u32> = (0..400).collect();
@@ -218,5 +230,70 @@ fn seven_nested_maps_fail_after_the_comprehension_budget() {
     let nested = format!("{ten}.all(a, {ten}.all(b, {ten}.all(c, a + b + c >= 0)))");
     for _ in 0..3 {
         assert_eq!(holds(&nested, serde_json::json!({})), Ok(true));
+    }
+}
+
+#[test]
+fn the_deepest_budgeted_expressions_evaluate_on_a_small_stack() {
+    use campaigns::{Bindings, CompiledCampaign, Event, ProgressView};
+    // The budget wraps some nodes in an internal call (list elements, what `map` appends, a
+    // comprehension's range): the deepest trees it makes must still fit.
+    let mut maps = "[event.s]".to_owned();
+    for depth in 0..9 {
+        maps = format!("event.l.map(x{depth}, {maps})");
+    }
+    let maps = format!("size({maps}) > 0");
+    let lists = format!(
+        "size({}event.s{}) == 1",
+        "[string(".repeat((MAX_NESTING - 2) / 2),
+        ")]".repeat((MAX_NESTING - 2) / 2)
+    );
+    let elems = format!(
+        "size({}[event.s]{}) == 1",
+        "[event.s, ".repeat(MAX_NESTING - 2),
+        "]".repeat(MAX_NESTING - 2)
+    );
+    let mixed = format!(
+        "{}event.l.exists(x, [x + 1, string(x) + event.s][0] == 1){}",
+        "event.l.map(a, ".repeat(8),
+        ")".repeat(8)
+    );
+    let event = Event::from_json(
+        &serde_json::json!({"id": "e", "customer_id": "c", "type": "t",
+        "occurred_at": "2026-12-01T10:00:00Z", "attributes": {"s": "x", "l": [1]}}),
+    )
+    .unwrap();
+    type Outcome = Result<bool, campaigns::EvalError>;
+    type Check<'a> = &'a dyn Fn(&Outcome) -> bool;
+    let overload = |r: &Outcome| {
+        r.as_ref()
+            .is_err_and(|e| e.message.contains("no matching overload"))
+    };
+    let not_bool = |r: &Outcome| r.as_ref().is_err_and(|e| e.message.contains("not list"));
+    let cases: [(String, Check); 4] = [
+        (maps, &|r| *r == Ok(true)),
+        (lists, &overload),
+        (elems, &|r| *r == Ok(false)),
+        (mixed, &not_bool),
+    ];
+    for (when, expected) in cases {
+        let spec = serde_json::json!({"key": "k", "name": "n",
+            "goal": {"kind": "count", "when": when, "target": 1},
+            "rewards": [{"kind": "points", "amount": 1}]});
+        let campaign = match campaigns::CampaignSpec::from_value(&spec) {
+            Ok(spec) => CompiledCampaign::compile(spec).unwrap(),
+            Err(d) => panic!("{when}: {d:?}"),
+        };
+        let event = event.clone();
+        let result = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                let bindings = Bindings::new(&event, None);
+                campaign.condition_holds(0, &bindings, ProgressView::default())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(expected(&result), "{when}: {result:?}");
     }
 }

@@ -27,6 +27,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Most events in one `ingestEvents` call or `POST /v1/events` request.
     pub max_events_per_request: usize,
+    /// Most JSON values (keys, strings, numbers, lists, objects) in one `POST /v1/events`
+    /// body, counted before it is parsed: parsed JSON takes about a hundred bytes per value.
+    pub max_json_values_per_request: usize,
     /// Most events in one `simulateCampaign` call.
     pub max_simulation_events: usize,
     /// Deepest GraphQL query accepted.
@@ -106,6 +109,7 @@ impl Default for Config {
             queue: 10_000,
             max_body_bytes: 8 * 1024 * 1024,
             max_events_per_request: 10_000,
+            max_json_values_per_request: 500_000,
             max_simulation_events: 10_000,
             graphql_max_depth: 16,
             graphql_max_complexity: 5_000,
@@ -235,6 +239,10 @@ impl Config {
             ("queue", self.queue),
             ("max_body_bytes", self.max_body_bytes),
             ("max_events_per_request", self.max_events_per_request),
+            (
+                "max_json_values_per_request",
+                self.max_json_values_per_request,
+            ),
             ("max_simulation_events", self.max_simulation_events),
             ("graphql_max_depth", self.graphql_max_depth),
             ("graphql_max_complexity", self.graphql_max_complexity),

@@ -436,6 +436,15 @@ async fn events(
         Ok(b) => b,
         Err(r) => return body_error(r).into_response(),
     };
+    // Counted before parsing: a body of small numbers would parse to forty times its size.
+    let limit = shared.app.config().max_json_values_per_request;
+    let values = graphql::json_scan(&body).values;
+    if values > limit {
+        let error = ApiError::LimitExceeded(format!(
+            "body: {values} JSON values; the limit is {limit} (max_json_values_per_request)"
+        ));
+        return refused(&shared.app, "json_values", error);
+    }
     match ingest_body(&shared.app, &body).await {
         Ok(results) => {
             let mut counts = Counts::default();

@@ -340,6 +340,50 @@ async fn many_small_values_are_refused_before_parsing_on(backend: &str) {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn event_bodies_of_many_small_values_are_refused_before_parsing() {
+    for backend in backends() {
+        let server = TestServer::start(backend, |_| {}).await;
+        let before = peak_memory();
+        let event = |values: usize| {
+            let zeros = vec!["0"; values].join(",");
+            format!(
+                r#"{{"id":"e","customer_id":"c","type":"t","occurred_at":"2026-12-01T10:00:00Z","attributes":{{"l":[{zeros}]}}}}"#
+            )
+        };
+        // The same 7.5 MB as one JSON array and as NDJSON: refused unparsed.
+        for (kind, body) in [
+            ("application/json", format!("[{}]", event(3_900_000))),
+            ("application/x-ndjson", format!("{}\n", event(3_900_000))),
+        ] {
+            assert!(body.len() < 8 * 1024 * 1024);
+            let (status, answer) = server.post("/v1/events", kind, body.into_bytes()).await;
+            assert_eq!(status, 413, "{backend} {kind}: {answer}");
+            assert_eq!(answer["error"]["code"], "LIMIT_EXCEEDED");
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.contains("max_json_values_per_request"), "{answer}");
+        }
+        alive(&server).await;
+        // Within the limit, the body is read; the event itself is past its 64 KiB of
+        // attributes, and rejected alone, naming the field.
+        let (status, answer) = server
+            .post(
+                "/v1/events",
+                "application/x-ndjson",
+                format!("{}\n", event(100_000)).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["results"][0]["status"], "rejected", "{answer}");
+        assert_eq!(answer["results"][0]["error"]["field"], "attributes");
+        let grown = peak_memory().saturating_sub(before);
+        assert!(grown < MEMORY_BOUND, "peak memory grew by {grown} bytes");
+        let (_, metrics) = server.get("/metrics").await;
+        assert_eq!(count(&metrics, "json_values"), 2, "{metrics}");
+        server.stop().await;
+    }
+}
+
 /// Every message answering one `subscribe` of `payload` over a new WebSocket with the admin
 /// key, until it completes, fails, or the socket closes.
 async fn over_websocket(server: &TestServer, payload: Value) -> Vec<Value> {

@@ -405,10 +405,24 @@ fn a_first_start_killed_at_any_point_opens_again() {
             databases.push((url, Some(schema)));
         }
     }
+    // Kill points spread over the time a whole first start takes on this machine now.
+    let whole = {
+        let path = dir.path().join("whole.db");
+        let started = std::time::Instant::now();
+        let (code, out) = run(
+            &[
+                "migrate",
+                "--database-url",
+                &format!("sqlite:{}?mode=rwc", path.display()),
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{out}");
+        started.elapsed()
+    };
     let mut killed_midway = 0;
     for (i, (url, _)) in databases.iter().enumerate() {
-        // Kill points spread over the first start (a whole one takes about 60 ms here).
-        let delay = std::time::Duration::from_millis((i % 24) as u64 * 4);
+        let delay = whole * (i % 24) as u32 / 24;
         let mut child = offerflow()
             .args(["migrate", "--database-url", url])
             .stdout(std::process::Stdio::null())
@@ -450,4 +464,46 @@ fn psql(url: &str, sql: &str) {
         .status()
         .expect("psql");
     assert!(status.success(), "psql {sql}");
+}
+
+#[test]
+fn every_database_command_reads_the_configuration_serve_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("configured.db");
+    let url = format!("sqlite:{}?mode=rwc", db.display());
+    let config = dir.path().join("offerflow.toml");
+    std::fs::write(&config, format!("database_url = \"{url}\"\n")).unwrap();
+    let config = config.to_str().unwrap();
+    let (code, out) = run(&["migrate", "--config", config], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(db.exists(), "migrate used the file's database: {out}");
+    let (code, out) = run(
+        &[
+            "keys", "create", "--name", "n", "--scopes", "read", "--config", config,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&["keys", "list"], &[("OFFERFLOW_CONFIG", config)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(" n "),
+        "the key is in the configured database: {out}"
+    );
+    let (code, out) = run(&["rewards", "export", "--config", config], &[]);
+    assert_eq!(code, 0, "{out}");
+    // The flag wins over the file, and a bad setting in the file is named.
+    let other = dir.path().join("other.db");
+    let flag = format!("sqlite:{}?mode=rwc", other.display());
+    let (code, out) = run(
+        &["migrate", "--config", config, "--database-url", &flag],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(other.exists());
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "max_batch = 0\n").unwrap();
+    let (code, out) = run(&["keys", "list", "--config", bad.to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("max_batch"), "{out}");
 }

@@ -45,9 +45,8 @@ enum Command {
     Schema,
     /// API keys: create (the secret is printed once), list, revoke.
     Keys {
-        /// The database.
-        #[arg(long, env = "OFFERFLOW_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
-        database_url: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
         #[command(subcommand)]
         command: KeysCommand,
     },
@@ -90,10 +89,39 @@ enum Command {
     },
     /// Apply pending database migrations (the server and replays also do this when they start).
     Migrate {
-        /// The database: `sqlite:offerflow.db?mode=rwc` or `postgres://user@host/db`.
-        #[arg(long, env = "OFFERFLOW_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-        database_url: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
+}
+
+/// The database of a command that works on one: from `--database-url`, else the configuration
+/// `serve` reads (the `--config` file, then `OFFERFLOW_*` variables), else the default.
+#[derive(Debug, clap::Args)]
+struct DatabaseArgs {
+    /// A TOML configuration file, as `serve` reads it (its `database_url` is used).
+    #[arg(long, env = "OFFERFLOW_CONFIG", value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// The database [default: the configuration's, else sqlite:offerflow.db?mode=rwc];
+    /// `postgres://...` for PostgreSQL.
+    #[arg(long, value_name = "URL", global = true)]
+    database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The database URL, by the configuration loader's rule; a bad configuration is named.
+    fn url(&self) -> Option<String> {
+        let flags = api::config::Flags {
+            listen: None,
+            database_url: self.database_url.clone(),
+        };
+        match api::config::Config::load(self.config.as_deref(), std::env::vars(), &flags) {
+            Ok(config) => Some(config.database_url),
+            Err(e) => {
+                eprintln!("error: {e}");
+                None
+            }
+        }
+    }
 }
 
 /// `offerflow rewards ...`
@@ -101,9 +129,8 @@ enum Command {
 enum RewardsCommand {
     /// Write the whole ledger as JSON lines.
     Export {
-        /// The database.
-        #[arg(long, env = "OFFERFLOW_DATABASE_URL")]
-        database_url: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
@@ -147,8 +174,6 @@ enum FixturesCommand {
         out: PathBuf,
     },
 }
-
-use api::config::DEFAULT_DATABASE_URL;
 
 /// How a command prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -195,23 +220,30 @@ pub fn run() -> ExitCode {
                 database_url,
             },
         ),
-        Command::Keys {
-            database_url,
-            command,
-        } => keys::run(
-            &database_url,
-            match command {
-                KeysCommand::Create { name, scopes } => keys::KeysAction::Create { name, scopes },
-                KeysCommand::List => keys::KeysAction::List,
-                KeysCommand::Revoke { id } => keys::KeysAction::Revoke { id },
-            },
-        ),
+        Command::Keys { database, command } => {
+            let Some(database_url) = database.url() else {
+                return Outcome::Error.into();
+            };
+            keys::run(
+                &database_url,
+                match command {
+                    KeysCommand::Create { name, scopes } => {
+                        keys::KeysAction::Create { name, scopes }
+                    }
+                    KeysCommand::List => keys::KeysAction::List,
+                    KeysCommand::Revoke { id } => keys::KeysAction::Revoke { id },
+                },
+            )
+        }
         Command::Schema => {
             print!("{}", api::graphql::sdl());
             Outcome::Success
         }
         Command::Validate { paths, format } => validate::run(&paths, format),
-        Command::Migrate { database_url } => migrate::run(&database_url),
+        Command::Migrate { database } => match database.url() {
+            Some(url) => migrate::run(&url),
+            None => Outcome::Error,
+        },
         Command::Replay {
             fixtures,
             database_url,
@@ -219,8 +251,11 @@ pub fn run() -> ExitCode {
             junit,
         } => replay::run(&fixtures, database_url.as_deref(), format, junit.as_deref()),
         Command::Rewards {
-            command: RewardsCommand::Export { database_url },
-        } => rewards::export(&database_url),
+            command: RewardsCommand::Export { database },
+        } => match database.url() {
+            Some(url) => rewards::export(&url),
+            None => Outcome::Error,
+        },
         Command::Fixtures {
             command:
                 FixturesCommand::Generate {

@@ -1,8 +1,9 @@
 //! Offerflow's engine: the pure domain. The progress state machine ([`evaluate`]), applying a
 //! campaign set to an event ([`CampaignSet`]), offers ([`offer`], [`customer_offers`]), the
 //! in-memory processor ([`MemoryProcessor`]), the domain's records ([`CampaignRecord`],
-//! [`LedgerEntry`], [`AuditEntry`]...). No I/O, no clock, no database: the `store` crate implements the ports on SQLite
-//! and PostgreSQL.
+//! [`LedgerEntry`], [`AuditEntry`]...), and the storage traits ([`ports`]) that storage
+//! implements, with their memory implementation ([`ports::MemoryStore`]). No I/O, no clock,
+//! no database: the `store` crate implements the ports on SQLite and PostgreSQL.
 //!
 //! ```
 //! use engine::{MemoryProcessor, Status};
@@ -31,6 +32,7 @@ mod fingerprint;
 mod memory;
 mod offer;
 mod offers;
+pub mod ports;
 mod state;
 
 pub use crate::core::{Evaluation, Outcome, Reason, Reward, evaluate, fresh, micros, period_index};

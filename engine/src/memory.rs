@@ -62,6 +62,48 @@ impl MemoryProcessor {
         }
     }
 
+    /// Installs `campaign`: a new version of a campaign it holds replaces that one and keeps
+    /// its customers' progress and budget (as storage does, by key); a new key joins in key
+    /// order, the order storage applies campaigns in.
+    pub fn install(&mut self, campaign: CompiledCampaign) {
+        let old: Vec<Arc<CompiledCampaign>> = self.set.campaigns().to_vec();
+        let mut campaigns = old.clone();
+        let key = campaign.spec().key.clone();
+        match campaigns.iter().position(|c| c.spec().key == key) {
+            Some(at) => campaigns[at] = Arc::new(campaign),
+            None => campaigns.push(Arc::new(campaign)),
+        }
+        campaigns.sort_by(|a, b| a.spec().key.cmp(&b.spec().key));
+        let position = |key: &str| campaigns.iter().position(|c| c.spec().key == key);
+        // Old index → new index, by key.
+        let moved: Vec<usize> = old
+            .iter()
+            .map(|c| position(&c.spec().key).unwrap_or_else(|| unreachable!("kept")))
+            .collect();
+        let mut taken = vec![0; campaigns.len()];
+        for (i, n) in self.taken.iter().enumerate() {
+            taken[moved[i]] = *n;
+        }
+        for slot in self.customers.values_mut() {
+            for (i, _) in &mut slot.states {
+                *i = moved[*i];
+            }
+            slot.states.sort_by_key(|(i, _)| *i);
+        }
+        self.taken = taken;
+        self.set = CampaignSet::new(campaigns);
+    }
+
+    /// The result event `id` had, if it was processed.
+    pub fn result(&self, id: &str) -> Option<Arc<EventResult>> {
+        self.inbox.get(id).map(|(_, result)| Arc::clone(result))
+    }
+
+    /// Customer `id`'s profile, if one was stored.
+    pub fn customer(&self, id: &str) -> Option<&Customer> {
+        self.customers.get(id)?.profile.as_ref()
+    }
+
     /// Turns the event-type index off (every campaign sees every event), for tests that prove
     /// it never changes a result.
     pub fn without_index(mut self) -> Self {

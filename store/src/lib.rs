@@ -32,6 +32,7 @@ mod batch;
 mod error;
 mod fault;
 mod pipeline;
+mod ports;
 mod read;
 mod view;
 

@@ -9,7 +9,9 @@
 
 pub mod fixture;
 pub mod generate;
+pub mod junit;
 pub mod run;
 
 pub use fixture::{Events, ExpectedReward, Fixture, FixtureError, load};
+pub use junit::{FixtureRun, junit_xml};
 pub use run::{Counts, Refusal, ReplayError, Report, ReportedReward, count_events, replay};

@@ -2,7 +2,7 @@
 
 use super::{Format, Outcome};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use replay::{ReplayError, Report};
+use replay::{FixtureRun, ReplayError, Report, junit_xml};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use store::Store;
@@ -23,12 +23,6 @@ pub(super) fn run(
     runtime.block_on(replay_all(fixtures, database_url, format, junit))
 }
 
-/// One fixture's fate.
-enum Fate {
-    Ran(Report),
-    Failed { file: String, error: String },
-}
-
 async fn replay_all(
     fixtures: &[PathBuf],
     database_url: Option<&str>,
@@ -45,47 +39,50 @@ async fn replay_all(
         },
         None => None,
     };
-    let mut fates = Vec::new();
+    let mut runs = Vec::new();
     for path in fixtures {
-        let fate = match replay_one(path, shared.as_ref()).await {
-            Ok(report) => Fate::Ran(report),
-            Err(error) => Fate::Failed {
+        let run = match replay_one(path, shared.as_ref()).await {
+            Ok(report) => FixtureRun::Ran(report),
+            Err(error) => FixtureRun::Failed {
                 file: path.display().to_string(),
                 error,
             },
         };
         let mut out = std::io::stdout().lock();
-        let _ = match (&fate, format) {
-            (Fate::Ran(report), Format::Json) => serde_json::to_writer(&mut out, report)
+        let _ = match (&run, format) {
+            (FixtureRun::Ran(report), Format::Json) => serde_json::to_writer(&mut out, report)
                 .map_err(std::io::Error::other)
                 .and_then(|()| writeln!(out)),
-            (Fate::Ran(report), Format::Text) => print_report(&mut out, report),
-            (Fate::Failed { error, .. }, _) => {
+            (FixtureRun::Ran(report), Format::Text) => print_report(&mut out, report),
+            (FixtureRun::Failed { error, .. }, _) => {
                 eprintln!("error: {error}");
                 Ok(())
             }
         };
-        fates.push(fate);
+        runs.push(run);
     }
-    if let Some(path) = junit
-        && let Err(e) = std::fs::write(path, junit_xml(&fates))
-    {
-        eprintln!("error: cannot write {}: {e}", path.display());
-        return Outcome::Error;
+    if let Some(path) = junit {
+        let written = junit_xml(&runs)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return Outcome::Error;
+        }
     }
-    let failed = fates
+    let failed = runs
         .iter()
-        .filter(|f| matches!(f, Fate::Failed { .. }))
+        .filter(|f| matches!(f, FixtureRun::Failed { .. }))
         .count();
-    let mismatched = fates
+    let mismatched = runs
         .iter()
-        .filter(|f| matches!(f, Fate::Ran(r) if !r.passed))
+        .filter(|f| matches!(f, FixtureRun::Ran(r) if !r.passed))
         .count();
-    if format == Format::Text && fates.len() > 1 {
+    if format == Format::Text && runs.len() > 1 {
         println!(
             "{} fixtures: {} passed, {mismatched} failed, {failed} could not run",
-            fates.len(),
-            fates.len() - mismatched - failed
+            runs.len(),
+            runs.len() - mismatched - failed
         );
     }
     if failed > 0 {
@@ -172,57 +169,4 @@ fn print_report(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         }
         Ok(())
     }
-}
-
-fn xml(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn junit_xml(fates: &[Fate]) -> String {
-    let failures = fates
-        .iter()
-        .filter(|f| matches!(f, Fate::Ran(r) if !r.passed))
-        .count();
-    let errors = fates
-        .iter()
-        .filter(|f| matches!(f, Fate::Failed { .. }))
-        .count();
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    s.push_str(&format!(
-        "<testsuites><testsuite name=\"offerflow replay\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">\n",
-        fates.len()
-    ));
-    for fate in fates {
-        match fate {
-            Fate::Ran(r) => {
-                s.push_str(&format!(
-                    "  <testcase classname=\"replay\" name=\"{}\" file=\"{}\">",
-                    xml(&r.name),
-                    xml(&r.fixture)
-                ));
-                if !r.passed {
-                    let first = r.mismatches.first().cloned().unwrap_or_default();
-                    s.push_str(&format!(
-                        "<failure message=\"{}\">{}</failure>",
-                        xml(&first),
-                        xml(&r.mismatches.join("\n"))
-                    ));
-                }
-                s.push_str("</testcase>\n");
-            }
-            Fate::Failed { file, error } => {
-                s.push_str(&format!(
-                    "  <testcase classname=\"replay\" name=\"{}\" file=\"{}\"><error message=\"{}\"/></testcase>\n",
-                    xml(file),
-                    xml(file),
-                    xml(error)
-                ));
-            }
-        }
-    }
-    s.push_str("</testsuite></testsuites>\n");
-    s
 }

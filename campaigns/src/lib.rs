@@ -33,7 +33,7 @@ pub use event::{
     RESERVED_KEYS, check_attributes, check_id,
 };
 pub use spec::{
-    Amount, CampaignSpec, Goal, Limits, Period, RewardKind, RewardSpec, Schedule, Step,
+    Amount, CampaignSpec, Goal, GoalKind, Limits, Period, RewardKind, RewardSpec, Schedule, Step,
 };
 
 /// Reads a spec from YAML or JSON text. Every diagnostic carries its position in `text`, and

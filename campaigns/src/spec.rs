@@ -118,15 +118,44 @@ pub enum Goal {
     },
 }
 
-impl Goal {
-    /// The goal kind as written in specs.
-    pub fn kind(&self) -> &'static str {
+/// A goal's kind, without its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GoalKind {
+    /// `count`.
+    Count,
+    /// `sum`.
+    Sum,
+    /// `distinct`.
+    Distinct,
+    /// `streak`.
+    Streak,
+    /// `sequence`.
+    Sequence,
+}
+
+impl GoalKind {
+    /// The kind as written in specs.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Goal::Count { .. } => "count",
-            Goal::Sum { .. } => "sum",
-            Goal::Distinct { .. } => "distinct",
-            Goal::Streak { .. } => "streak",
-            Goal::Sequence { .. } => "sequence",
+            GoalKind::Count => "count",
+            GoalKind::Sum => "sum",
+            GoalKind::Distinct => "distinct",
+            GoalKind::Streak => "streak",
+            GoalKind::Sequence => "sequence",
+        }
+    }
+}
+
+impl Goal {
+    /// The goal's kind.
+    pub fn kind(&self) -> GoalKind {
+        match self {
+            Goal::Count { .. } => GoalKind::Count,
+            Goal::Sum { .. } => GoalKind::Sum,
+            Goal::Distinct { .. } => GoalKind::Distinct,
+            Goal::Streak { .. } => GoalKind::Streak,
+            Goal::Sequence { .. } => GoalKind::Sequence,
         }
     }
 

@@ -31,8 +31,8 @@ pub enum OfferStatus {
 /// Progress toward the goal in the current cycle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OfferProgress {
-    /// The goal kind: `count`, `sum`, `distinct`, `streak` or `sequence`.
-    pub kind: &'static str,
+    /// The goal's kind.
+    pub kind: campaigns::GoalKind,
     /// Where they are: events counted, the sum, distinct values, the streak, steps done.
     pub current: f64,
     /// Where the goal is.

@@ -196,7 +196,7 @@ fn sums_and_distinct_values() {
         ],
     );
     let o = seen(&p, CampaignFacts::default(), "2026-12-01T11:00:00Z");
-    assert_eq!(o.progress.kind, "distinct");
+    assert_eq!(o.progress.kind, campaigns::GoalKind::Distinct);
     assert_eq!(o.progress.current, 2.0);
     assert_eq!(o.missing.as_deref(), Some("1 more distinct value"));
 }

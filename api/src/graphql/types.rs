@@ -76,13 +76,14 @@ impl GoalKind {
         }
     }
 
-    fn of(kind: &str) -> Self {
+    /// The API's name for a spec's goal kind (every kind has one).
+    fn of(kind: campaigns::GoalKind) -> Self {
         match kind {
-            "sum" => GoalKind::Sum,
-            "distinct" => GoalKind::Distinct,
-            "streak" => GoalKind::Streak,
-            "sequence" => GoalKind::Sequence,
-            _ => GoalKind::Count,
+            campaigns::GoalKind::Count => GoalKind::Count,
+            campaigns::GoalKind::Sum => GoalKind::Sum,
+            campaigns::GoalKind::Distinct => GoalKind::Distinct,
+            campaigns::GoalKind::Streak => GoalKind::Streak,
+            campaigns::GoalKind::Sequence => GoalKind::Sequence,
         }
     }
 }

@@ -20,18 +20,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// An expression that failed while evaluating: it counts as false, and the caller reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{path}: {message}")]
 pub struct EvalError {
     /// Which expression (`goal.when`, `rewards[0].amount_expr`).
     pub path: String,
     /// What went wrong.
     pub message: String,
-}
-
-impl std::fmt::Display for EvalError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
 }
 
 /// What an event's expressions see that does not depend on the campaign: the event, the

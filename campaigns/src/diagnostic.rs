@@ -100,6 +100,10 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+// Diagnostics, event errors and evaluation errors are the crate's three errors, each data a
+// caller reports (with positions, fields, paths) rather than a failure to propagate, so there
+// is no crate-wide enum folding them together.
+
 /// The path of `field` inside the object at `parent`.
 pub(crate) fn join(parent: &str, field: &str) -> String {
     if parent.is_empty() {

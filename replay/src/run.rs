@@ -159,7 +159,7 @@ pub async fn replay(
     for customer in &fixture.customers {
         store.upsert_customer(customer).await?;
     }
-    let mut tally = Tally::new(fixture);
+    let mut so_far = ReplaySoFar::new(fixture);
     // A reader thread reads, parses and fingerprints the next chunks while this task applies
     // and writes the current one: the two halves of the work run on both cores.
     let (sender, mut chunks) = tokio::sync::mpsc::channel(READ_AHEAD);
@@ -176,11 +176,11 @@ pub async fn replay(
         })?;
     while let Some(chunk) = chunks.recv().await {
         let (events, lines) = chunk?;
-        tally.batch(store, &events, lines).await?;
-        progress(tally.total);
+        so_far.batch(store, &events, lines).await?;
+        progress(so_far.total);
     }
     let _ = reader.join();
-    Ok(tally.finish(fixture))
+    Ok(so_far.finish(fixture))
 }
 
 /// Chunks the reader may have ready ahead of the one being applied.
@@ -252,7 +252,7 @@ fn read_chunks(events: &Events, sender: &tokio::sync::mpsc::Sender<Chunk>) {
 }
 
 /// What a replay has seen so far.
-struct Tally {
+struct ReplaySoFar {
     counts: Counts,
     total: u64,
     issued: Vec<ReportedReward>,
@@ -266,7 +266,7 @@ struct Tally {
     errors: Vec<EvaluationErrors>,
 }
 
-impl Tally {
+impl ReplaySoFar {
     fn new(fixture: &Fixture) -> Self {
         let wanted = fixture
             .expect
@@ -274,7 +274,7 @@ impl Tally {
             .flatten()
             .map(|r| r.event_id.clone())
             .collect();
-        Tally {
+        ReplaySoFar {
             counts: Counts::default(),
             total: 0,
             issued: Vec::new(),
@@ -389,7 +389,7 @@ impl Tally {
     }
 }
 
-fn same(e: &ExpectedReward, a: &ReportedReward) -> bool {
+fn reward_matches(e: &ExpectedReward, a: &ReportedReward) -> bool {
     e.customer_id == a.customer_id
         && e.campaign == a.campaign
         && e.event_id == a.event_id
@@ -423,7 +423,7 @@ fn diff(
 ) -> Vec<String> {
     let Some(i) =
         (0..expected.len().max(actual.len())).find(|&i| match (expected.get(i), actual.get(i)) {
-            (Some(e), Some(a)) => !same(e, a),
+            (Some(e), Some(a)) => !reward_matches(e, a),
             _ => true,
         })
     else {
@@ -451,12 +451,12 @@ fn diff(
     )];
     let missing: Vec<String> = expected
         .iter()
-        .filter(|e| !actual.iter().any(|a| same(e, a)))
+        .filter(|e| !actual.iter().any(|a| reward_matches(e, a)))
         .map(show_expected)
         .collect();
     let extra: Vec<String> = actual
         .iter()
-        .filter(|a| !expected.iter().any(|e| same(e, a)))
+        .filter(|a| !expected.iter().any(|e| reward_matches(e, a)))
         .map(show_actual)
         .collect();
     for (what, list) in [("missing", missing), ("unexpected", extra)] {

@@ -26,39 +26,39 @@ use std::time::Duration;
 /// How many times a batch is run again after meeting a concurrent writer.
 const MAX_ATTEMPTS: u32 = 50;
 
-/// Why an attempt stopped.
-enum Stop {
+/// Why an attempt at a batch did not commit.
+enum AttemptFailure {
     /// A concurrent writer got there first: run the batch again.
-    Retry,
-    /// Anything else.
-    Fail(Error),
+    Contended,
+    /// Anything else: the batch fails with it.
+    Failed(Error),
 }
 
-impl From<DbErr> for Stop {
+impl From<DbErr> for AttemptFailure {
     fn from(e: DbErr) -> Self {
         if classify(&e) == Fault::Contention {
-            Stop::Retry
+            AttemptFailure::Contended
         } else {
-            Stop::Fail(Error::from(e))
+            AttemptFailure::Failed(Error::from(e))
         }
     }
 }
 
-impl From<Error> for Stop {
+impl From<Error> for AttemptFailure {
     fn from(e: Error) -> Self {
-        Stop::Fail(e)
+        AttemptFailure::Failed(e)
     }
 }
 
-impl From<engine::Error> for Stop {
+impl From<engine::Error> for AttemptFailure {
     fn from(e: engine::Error) -> Self {
-        Stop::Fail(Error::Engine(e))
+        AttemptFailure::Failed(Error::Engine(e))
     }
 }
 
-impl From<serde_json::Error> for Stop {
+impl From<serde_json::Error> for AttemptFailure {
     fn from(e: serde_json::Error) -> Self {
-        Stop::Fail(Error::from(e))
+        AttemptFailure::Failed(Error::from(e))
     }
 }
 
@@ -103,13 +103,13 @@ impl Store {
             attempt += 1;
             match self.attempt(incoming).await {
                 Ok(results) => return Ok(results),
-                Err(Stop::Retry) if attempt < MAX_ATTEMPTS => {
+                Err(AttemptFailure::Contended) if attempt < MAX_ATTEMPTS => {
                     // Back off a little, more each time, so contenders fall out of step.
                     let jitter = u64::from(attempt) * 2 + rand_jitter();
                     tokio::time::sleep(Duration::from_millis(jitter)).await;
                 }
-                Err(Stop::Retry) => return Err(Error::Contention(attempt)),
-                Err(Stop::Fail(e)) => return Err(e),
+                Err(AttemptFailure::Contended) => return Err(Error::Contention(attempt)),
+                Err(AttemptFailure::Failed(e)) => return Err(e),
             }
         }
     }
@@ -122,7 +122,10 @@ impl Store {
         self.db.begin_with_options(options).await
     }
 
-    async fn attempt(&self, incoming: &[Incoming]) -> std::result::Result<Vec<EventResult>, Stop> {
+    async fn attempt(
+        &self,
+        incoming: &[Incoming],
+    ) -> std::result::Result<Vec<EventResult>, AttemptFailure> {
         let txn = self.begin().await?;
         let set = self.campaign_set(&txn).await?;
         let valid: Vec<&(Event, String)> =
@@ -310,7 +313,7 @@ impl Store {
                         // The budget read when the batch began is stale: a concurrent writer
                         // spent it meanwhile. Events before this one were evaluated as if it
                         // were not, which no serial order allows, so run the batch again.
-                        Budget::Refused => return Err(Stop::Retry),
+                        Budget::Refused => return Err(AttemptFailure::Contended),
                     }
                 }
             }
@@ -410,7 +413,7 @@ enum Budget {
 async fn take_budget(
     txn: &DatabaseTransaction,
     campaign: &str,
-) -> std::result::Result<Budget, Stop> {
+) -> std::result::Result<Budget, AttemptFailure> {
     let update = Query::update()
         .table(budget::Entity)
         .value(
@@ -457,7 +460,7 @@ async fn write_progress(
     rows: &[(&String, &String, &CampaignState)],
     loaded: &HashMap<(String, String), i64>,
     now: chrono::DateTime<Utc>,
-) -> std::result::Result<(), Stop> {
+) -> std::result::Result<(), AttemptFailure> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut upsert = Query::insert();
         upsert.into_table(progress::Entity).columns([
@@ -480,7 +483,7 @@ async fn write_progress(
                     Expr::val(read + 1),
                     Expr::val(now),
                 ])
-                .map_err(|e| Stop::Fail(Error::Db(DbErr::Custom(e.to_string()))))?;
+                .map_err(|e| AttemptFailure::Failed(Error::Db(DbErr::Custom(e.to_string()))))?;
         }
         upsert.on_conflict(
             OnConflict::columns([progress::Column::CustomerId, progress::Column::Campaign])
@@ -500,7 +503,7 @@ async fn write_progress(
         );
         let written = txn.execute(&upsert).await?.rows_affected();
         if written != chunk.len() as u64 {
-            return Err(Stop::Retry);
+            return Err(AttemptFailure::Contended);
         }
     }
     Ok(())
@@ -512,7 +515,7 @@ async fn write_rewards(
     txn: &DatabaseTransaction,
     rewards: &[&Reward],
     now: chrono::DateTime<Utc>,
-) -> std::result::Result<(), Stop> {
+) -> std::result::Result<(), AttemptFailure> {
     let mut ledger = Vec::with_capacity(rewards.len());
     let mut outbox_rows = Vec::with_capacity(rewards.len());
     for r in rewards {

@@ -1,6 +1,6 @@
 //! API keys: created (shown once), listed, revoked, and verified with a short cache.
 
-use super::{Principal, Scope, random, same};
+use super::{Principal, Scope, constant_time_eq, random};
 use crate::error::{ApiError, Result};
 use chrono::{DateTime, Utc};
 use engine::StoredKey;
@@ -183,7 +183,9 @@ impl Keys {
             .store
             .key(id)
             .await?
-            .filter(|k| k.revoked_at.is_none() && same(k.hash.as_bytes(), hash.as_bytes()))
+            .filter(|k| {
+                k.revoked_at.is_none() && constant_time_eq(k.hash.as_bytes(), hash.as_bytes())
+            })
             .map(|r| {
                 let key = to_key(r);
                 Principal::Key {

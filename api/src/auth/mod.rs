@@ -194,7 +194,7 @@ impl Principal {
 }
 
 /// Equal byte strings, compared in time that does not depend on where they differ.
-pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.ct_eq(b).into()
 }
@@ -249,6 +249,10 @@ mod tests {
             "UNAUTHORIZED"
         );
         assert!(Principal::Open.may(Access::Admin).is_ok());
-        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"ab", b"abc"));
+        assert!(
+            constant_time_eq(b"abc", b"abc")
+                && !constant_time_eq(b"abc", b"abd")
+                && !constant_time_eq(b"ab", b"abc")
+        );
     }
 }

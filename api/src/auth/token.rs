@@ -1,7 +1,7 @@
 //! Customer tokens: `ct1.<customer id, hex>.<expiry, Unix seconds>.<HMAC-SHA256, hex>`, signed
 //! with a secret kept in the database so that every node checks every node's tokens.
 
-use super::{Principal, random, same};
+use super::{Principal, constant_time_eq, random};
 use crate::error::{ApiError, Result};
 use chrono::{DateTime, Utc};
 use hmac::{KeyInit, Mac};
@@ -95,7 +95,7 @@ impl Tokens {
         let refused = || ApiError::Unauthorized("invalid or expired customer token".into());
         let (body, mac) = token.rsplit_once('.').ok_or_else(refused)?;
         let expected = hex::encode(hmac(&self.secret, body.as_bytes()));
-        if !same(mac.as_bytes(), expected.as_bytes()) {
+        if !constant_time_eq(mac.as_bytes(), expected.as_bytes()) {
             return Err(refused());
         }
         let mut parts = body.split('.');

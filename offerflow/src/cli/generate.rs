@@ -1,16 +1,16 @@
 //! `offerflow fixtures generate`: a deterministic synthetic fixture.
 
-use super::Outcome;
+use super::Exit;
 use replay::generate::{self, Plan};
 use std::io::Write;
 use std::path::Path;
 
-pub(super) fn run(plan: Plan, out: &Path) -> Outcome {
+pub(super) fn run(plan: Plan, out: &Path) -> Exit {
     match write(plan, out) {
-        Ok(()) => Outcome::Success,
+        Ok(()) => Exit::Success,
         Err(e) => {
             eprintln!("error: cannot write the fixture to {}: {e}", out.display());
-            Outcome::Error
+            Exit::Error
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `offerflow keys create|list|revoke`: API keys, on the configured database.
 
-use super::Outcome;
+use super::Exit;
 use api::auth::{Keys, Scope};
 use store::Store;
 
@@ -12,12 +12,12 @@ pub(super) enum KeysAction {
     Revoke { id: String },
 }
 
-pub(super) fn run(database_url: &str, action: KeysAction) -> Outcome {
+pub(super) fn run(database_url: &str, action: KeysAction) -> Exit {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return Outcome::Error;
+            return Exit::Error;
         }
     };
     runtime.block_on(async {
@@ -31,7 +31,7 @@ pub(super) fn run(database_url: &str, action: KeysAction) -> Outcome {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");
-                return Outcome::Error;
+                return Exit::Error;
             }
         };
         let keys = Keys::new(store);
@@ -41,7 +41,7 @@ pub(super) fn run(database_url: &str, action: KeysAction) -> Outcome {
                     Ok(s) => s,
                     Err(e) => {
                         eprintln!("error: --scopes: {e}");
-                        return Outcome::Error;
+                        return Exit::Error;
                     }
                 };
                 match keys.create(&name, &scopes).await {
@@ -54,11 +54,11 @@ pub(super) fn run(database_url: &str, action: KeysAction) -> Outcome {
                             store::redact(database_url)
                         );
                         println!("{}", k.secret);
-                        Outcome::Success
+                        Exit::Success
                     }
                     Err(e) => {
                         eprintln!("error: {e}");
-                        Outcome::Error
+                        Exit::Error
                     }
                 }
             }
@@ -75,21 +75,21 @@ pub(super) fn run(database_url: &str, action: KeysAction) -> Outcome {
                             k.created_at.to_rfc3339()
                         );
                     }
-                    Outcome::Success
+                    Exit::Success
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    Outcome::Error
+                    Exit::Error
                 }
             },
             KeysAction::Revoke { id } => match keys.revoke(&id).await {
                 Ok(k) => {
                     eprintln!("revoked API key {} ({})", k.id, k.name);
-                    Outcome::Success
+                    Exit::Success
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    Outcome::Error
+                    Exit::Error
                 }
             },
         }

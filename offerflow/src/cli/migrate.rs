@@ -1,21 +1,21 @@
 //! `offerflow migrate`: apply pending migrations, saying which.
 
-use super::Outcome;
+use super::Exit;
 use store::redact;
 
-pub(super) fn run(url: &str) -> Outcome {
+pub(super) fn run(url: &str) -> Exit {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return Outcome::Error;
+            return Exit::Error;
         }
     };
     match runtime.block_on(migrate(url)) {
-        Ok(()) => Outcome::Success,
+        Ok(()) => Exit::Success,
         Err(e) => {
             eprintln!("error: {e:#}");
-            Outcome::Error
+            Exit::Error
         }
     }
 }

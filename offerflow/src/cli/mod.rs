@@ -184,9 +184,9 @@ pub enum Format {
     Json,
 }
 
-/// Outcome of a command, mapped to the exit code.
+/// How a command ended, mapped to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Exit {
     /// Everything checked out.
     Success,
     /// The input was read and found wrong.
@@ -195,12 +195,12 @@ pub enum Outcome {
     Error,
 }
 
-impl From<Outcome> for ExitCode {
-    fn from(o: Outcome) -> Self {
+impl From<Exit> for ExitCode {
+    fn from(o: Exit) -> Self {
         ExitCode::from(match o {
-            Outcome::Success => 0,
-            Outcome::Invalid => 1,
-            Outcome::Error => 2,
+            Exit::Success => 0,
+            Exit::Invalid => 1,
+            Exit::Error => 2,
         })
     }
 }
@@ -222,7 +222,7 @@ pub fn run() -> ExitCode {
         ),
         Command::Keys { database, command } => {
             let Some(database_url) = database.url() else {
-                return Outcome::Error.into();
+                return Exit::Error.into();
             };
             keys::run(
                 &database_url,
@@ -237,12 +237,12 @@ pub fn run() -> ExitCode {
         }
         Command::Schema => {
             print!("{}", api::graphql::sdl());
-            Outcome::Success
+            Exit::Success
         }
         Command::Validate { paths, format } => validate::run(&paths, format),
         Command::Migrate { database } => match database.url() {
             Some(url) => migrate::run(&url),
-            None => Outcome::Error,
+            None => Exit::Error,
         },
         Command::Replay {
             fixtures,
@@ -254,7 +254,7 @@ pub fn run() -> ExitCode {
             command: RewardsCommand::Export { database },
         } => match database.url() {
             Some(url) => rewards::export(&url),
-            None => Outcome::Error,
+            None => Exit::Error,
         },
         Command::Fixtures {
             command:

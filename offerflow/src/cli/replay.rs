@@ -1,6 +1,6 @@
 //! `offerflow replay FIXTURE...`: replays fixtures through the real engine and storage.
 
-use super::{Format, Outcome};
+use super::{Exit, Format};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use replay::{FixtureRun, ReplayError, Report, junit_xml};
 use std::io::Write;
@@ -12,12 +12,12 @@ pub(super) fn run(
     database_url: Option<&str>,
     format: Format,
     junit: Option<&Path>,
-) -> Outcome {
+) -> Exit {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return Outcome::Error;
+            return Exit::Error;
         }
     };
     runtime.block_on(replay_all(fixtures, database_url, format, junit))
@@ -28,13 +28,13 @@ async fn replay_all(
     database_url: Option<&str>,
     format: Format,
     junit: Option<&Path>,
-) -> Outcome {
+) -> Exit {
     let shared = match database_url {
         Some(url) => match Store::connect(url).await {
             Ok(store) => Some(store),
             Err(e) => {
                 eprintln!("error: {e}");
-                return Outcome::Error;
+                return Exit::Error;
             }
         },
         None => None,
@@ -67,7 +67,7 @@ async fn replay_all(
             .and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
         if let Err(e) = written {
             eprintln!("error: cannot write {}: {e}", path.display());
-            return Outcome::Error;
+            return Exit::Error;
         }
     }
     let failed = runs
@@ -86,11 +86,11 @@ async fn replay_all(
         );
     }
     if failed > 0 {
-        Outcome::Error
+        Exit::Error
     } else if mismatched > 0 {
-        Outcome::Invalid
+        Exit::Invalid
     } else {
-        Outcome::Success
+        Exit::Success
     }
 }
 

@@ -1,15 +1,15 @@
 //! `offerflow rewards export`: the whole ledger as JSON lines, for reconciliation.
 
-use super::Outcome;
+use super::Exit;
 use std::io::Write;
 use store::Store;
 
-pub(super) fn export(database_url: &str) -> Outcome {
+pub(super) fn export(database_url: &str) -> Exit {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return Outcome::Error;
+            return Exit::Error;
         }
     };
     let rows = match runtime
@@ -18,7 +18,7 @@ pub(super) fn export(database_url: &str) -> Outcome {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("error: {e}");
-            return Outcome::Error;
+            return Exit::Error;
         }
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -35,11 +35,11 @@ pub(super) fn export(database_url: &str) -> Outcome {
             "issued_at": r.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         });
         if writeln!(out, "{line}").is_err() {
-            return Outcome::Error;
+            return Exit::Error;
         }
     }
     if out.flush().is_err() {
-        return Outcome::Error;
+        return Exit::Error;
     }
-    Outcome::Success
+    Exit::Success
 }

@@ -1,16 +1,16 @@
 //! `offerflow serve`: the GraphQL API and HTTP server.
 
-use super::Outcome;
+use super::Exit;
 use api::app::App;
 use api::config::{Config, Flags, LogFormat};
 use std::path::Path;
 
-pub(super) fn run(config_file: Option<&Path>, flags: &Flags) -> Outcome {
+pub(super) fn run(config_file: Option<&Path>, flags: &Flags) -> Exit {
     let config = match Config::load(config_file, std::env::vars(), flags) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return Outcome::Error;
+            return Exit::Error;
         }
     };
     init_logs(&config);
@@ -21,15 +21,15 @@ pub(super) fn run(config_file: Option<&Path>, flags: &Flags) -> Outcome {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return Outcome::Error;
+            return Exit::Error;
         }
     };
     match runtime.block_on(serve(config)) {
-        Ok(()) => Outcome::Success,
+        Ok(()) => Exit::Success,
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("error: {e:#}");
-            Outcome::Error
+            Exit::Error
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `offerflow validate FILE|DIR...`: every spec's problems, compiler-style or as JSON.
 
-use super::{Format, Outcome};
+use super::{Exit, Format};
 use campaigns::{Diagnostic, Position, source::MAX_SOURCE_BYTES};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ struct Report {
     errors: Vec<IoProblem>,
 }
 
-pub(super) fn run(paths: &[PathBuf], format: Format) -> Outcome {
+pub(super) fn run(paths: &[PathBuf], format: Format) -> Exit {
     let mut errors = Vec::new();
     let files = collect(paths, &mut errors);
     let mut reports: Vec<FileReport> = files.iter().filter_map(|f| check(f, &mut errors)).collect();
@@ -54,14 +54,14 @@ pub(super) fn run(paths: &[PathBuf], format: Format) -> Outcome {
         Format::Text => print_text(&mut out, &report),
     };
     if written.is_err() {
-        return Outcome::Error;
+        return Exit::Error;
     }
     if !report.errors.is_empty() {
-        Outcome::Error
+        Exit::Error
     } else if report.valid {
-        Outcome::Success
+        Exit::Success
     } else {
-        Outcome::Invalid
+        Exit::Invalid
     }
 }
 

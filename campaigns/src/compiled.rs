@@ -5,6 +5,7 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics, index, join};
 use crate::event::{Customer, Event};
 use crate::expr::{Expr, Scope, Variables};
 use crate::fast::Facts;
+use crate::progress::ProgressView;
 use crate::spec::{Amount, CampaignSpec, Goal};
 use cel::Value as CelValue;
 use cel::common::ast::{Expr as Node, IdedExpr, LiteralValue};
@@ -156,23 +157,6 @@ impl<'a> Bindings<'a> {
                 .with("progress", progress.as_ref()),
         )
     }
-}
-
-/// What `progress` shows: the customer's state in the campaign.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct ProgressView {
-    /// Qualifying events counted (count goals; 0 otherwise).
-    pub count: u64,
-    /// Sum of values (sum goals; 0 otherwise).
-    pub sum: f64,
-    /// How many distinct values (distinct goals; 0 otherwise).
-    pub distinct: u64,
-    /// Current streak (streak goals; 0 otherwise).
-    pub streak: u64,
-    /// Steps done (sequence goals; 0 otherwise).
-    pub step: u64,
-    /// Current cycle, from 1.
-    pub cycle: u32,
 }
 
 impl ProgressView {

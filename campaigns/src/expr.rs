@@ -33,6 +33,9 @@ pub const MAX_EXPR_BYTES: usize = 4096;
 pub const MAX_NESTING: usize = 24;
 /// The deepest parsed tree accepted (a `+` chain of n terms is n - 1 deep).
 pub const MAX_TREE_DEPTH: usize = 40;
+
+// The fast path compiles every tree validation allows.
+const _: () = assert!(crate::fast::MAX_DEPTH == MAX_TREE_DEPTH);
 /// The stack the parser runs on: room for the bounded input, with a wide margin.
 pub const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
 

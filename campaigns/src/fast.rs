@@ -17,11 +17,16 @@
 #[cfg(test)]
 mod differential;
 
-use crate::compiled::ProgressView;
 use crate::event::{Customer, Event};
+use crate::progress::ProgressView;
 use cel::common::ast::{Expr as Node, IdedExpr, LiteralValue};
 use serde_json::Value as Json;
 use std::cmp::Ordering;
+
+/// The deepest tree the fast path compiles; deeper ones are left to the interpreter. The same
+/// as the depth validation allows (`expr::MAX_TREE_DEPTH`, checked equal at compile time there), kept
+/// here so that this module does not depend on the one that calls it.
+pub(crate) const MAX_DEPTH: usize = 40;
 
 /// What an expression reads: the event and profile as they arrived, and the progress view.
 #[derive(Debug, Clone, Copy)]
@@ -167,9 +172,9 @@ impl Fast {
     }
 
     /// Recursion is bounded by the checked tree depth (`expr::MAX_TREE_DEPTH`); `depth` guards
-    /// it again for trees built elsewhere.
+    /// it again, at [`MAX_DEPTH`], for trees built elsewhere.
     fn node(node: &IdedExpr, depth: usize) -> Fast {
-        if depth > crate::expr::MAX_TREE_DEPTH {
+        if depth > MAX_DEPTH {
             return Fast::Slow;
         }
         let sub = |n: &IdedExpr| Box::new(Self::node(n, depth + 1));

@@ -21,17 +21,19 @@ mod duration;
 mod event;
 pub mod expr;
 mod fast;
+mod progress;
 mod read;
 pub mod source;
 mod spec;
 
-pub use compiled::{Bindings, CompiledCampaign, EvalError, GoalValue, ProgressView};
+pub use compiled::{Bindings, CompiledCampaign, EvalError, GoalValue};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Position};
 pub use duration::SpecDuration;
 pub use event::{
     Customer, Event, EventError, MAX_ATTRIBUTES_BYTES, MAX_ATTRIBUTES_DEPTH, MAX_ID_CHARS,
     RESERVED_KEYS, check_attributes, check_id,
 };
+pub use progress::ProgressView;
 pub use spec::{
     Amount, CampaignSpec, Goal, GoalKind, Limits, Period, RewardKind, RewardSpec, Schedule, Step,
 };

@@ -3,9 +3,10 @@
 //! evaluation through [`Bindings`] (fast path first) always gives what the interpreter alone
 //! gives, errors included.
 
-use crate::compiled::{Bindings, ProgressView};
+use crate::compiled::Bindings;
 use crate::event::{Customer, Event};
 use crate::expr::{Expr, Scope};
+use crate::progress::ProgressView;
 use serde_json::{Map, Value, json};
 
 /// A small deterministic generator (xorshift64*), so a failure names its case and reruns.

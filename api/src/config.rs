@@ -4,6 +4,7 @@
 //! Every setting has the same name in the file, in the environment (upper-cased, prefixed
 //! with `OFFERFLOW_`) and, for the few that have one, as a flag (`--database-url`).
 
+use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::net::SocketAddr;
@@ -137,11 +138,6 @@ impl Default for Config {
     }
 }
 
-/// A configuration that could not be loaded: which setting, from where, and why.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(pub String);
-
 /// Settings given on the command line; `None` leaves the value from the layers below.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
@@ -158,23 +154,24 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
         flags: &Flags,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<Config, ApiError> {
         let Value::Object(mut settings) = to_value(&Config::default())? else {
             unreachable!("a config is an object")
         };
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+                .map_err(|e| ApiError::Config(format!("cannot read {}: {e}", path.display())))?;
             let table: toml::Table = toml::from_str(&text)
-                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+                .map_err(|e| ApiError::Config(format!("{}: {e}", path.display())))?;
             for (key, value) in table {
                 if !settings.contains_key(&key) {
-                    return Err(ConfigError(format!(
+                    return Err(ApiError::Config(format!(
                         "{}: unknown setting `{key}`",
                         path.display()
                     )));
                 }
-                let value = serde_json::to_value(value).map_err(|e| ConfigError(e.to_string()))?;
+                let value =
+                    serde_json::to_value(value).map_err(|e| ApiError::Config(e.to_string()))?;
                 settings.insert(key, value);
             }
         }
@@ -187,7 +184,7 @@ impl Config {
                 continue; // other OFFERFLOW_ variables (OFFERFLOW_CONFIG, test settings)
             };
             let value = typed(default, &raw).ok_or_else(|| {
-                ConfigError(format!("{name}: `{raw}` is not a valid value for {key}"))
+                ApiError::Config(format!("{name}: `{raw}` is not a valid value for {key}"))
             })?;
             settings.insert(key, value);
         }
@@ -233,7 +230,7 @@ impl Config {
     }
 
     /// Checks every setting's range.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), ApiError> {
         let positive = [
             ("max_batch", self.max_batch),
             ("queue", self.queue),
@@ -275,11 +272,11 @@ impl Config {
         ];
         for (name, value) in positive {
             if value == 0 {
-                return Err(ConfigError(format!("{name} must be at least 1")));
+                return Err(ApiError::Config(format!("{name} must be at least 1")));
             }
         }
         if self.max_batch > 10_000 {
-            return Err(ConfigError("max_batch must be at most 10000".into()));
+            return Err(ApiError::Config("max_batch must be at most 10000".into()));
         }
         // Each level is a frame in the parser and validation; serde_json refuses JSON deeper
         // than 128 levels, a request's own wrapping included.
@@ -288,32 +285,34 @@ impl Config {
             ("graphql_max_nesting", self.graphql_max_nesting, 100),
         ] {
             if value > most {
-                return Err(ConfigError(format!("{name} must be at most {most}")));
+                return Err(ApiError::Config(format!("{name} must be at most {most}")));
             }
         }
         if self.batch_wait_ms > 10_000 {
-            return Err(ConfigError("batch_wait_ms must be at most 10000".into()));
+            return Err(ApiError::Config(
+                "batch_wait_ms must be at most 10000".into(),
+            ));
         }
         if self.rate_limit_per_second > 0 && self.rate_limit_burst == 0 {
-            return Err(ConfigError(
+            return Err(ApiError::Config(
                 "rate_limit_burst must be at least 1 when rate_limit_per_second is set".into(),
             ));
         }
         if self.database_url.trim().is_empty() {
-            return Err(ConfigError("database_url must not be empty".into()));
+            return Err(ApiError::Config("database_url must not be empty".into()));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
-            .map_err(|e| ConfigError(format!("log_level: {e}")))?;
+            .map_err(|e| ApiError::Config(format!("log_level: {e}")))?;
         Ok(())
     }
 }
 
-fn to_value(config: &Config) -> Result<Value, ConfigError> {
-    serde_json::to_value(config).map_err(|e| ConfigError(e.to_string()))
+fn to_value(config: &Config) -> Result<Value, ApiError> {
+    serde_json::to_value(config).map_err(|e| ApiError::Config(e.to_string()))
 }
 
-fn from_map(settings: Map<String, Value>) -> Result<Config, ConfigError> {
-    serde_json::from_value(Value::Object(settings)).map_err(|e| ConfigError(e.to_string()))
+fn from_map(settings: Map<String, Value>) -> Result<Config, ApiError> {
+    serde_json::from_value(Value::Object(settings)).map_err(|e| ApiError::Config(e.to_string()))
 }
 
 /// `raw` read as the same JSON type as the setting's default.

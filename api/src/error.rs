@@ -44,6 +44,10 @@ pub enum ApiError {
     /// again later (`Retry-After`).
     #[error("{0}")]
     Unavailable(String),
+    /// A configuration that could not be loaded, at start-up: which setting, from where, and
+    /// why. Never an answer to a request.
+    #[error("configuration: {0}")]
+    Config(String),
     /// Anything else; the details are logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -82,7 +86,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::Unavailable(_) => "UNAVAILABLE",
-            ApiError::Internal(_) => "INTERNAL",
+            ApiError::Config(_) | ApiError::Internal(_) => "INTERNAL",
         }
     }
 
@@ -97,7 +101,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Config(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -153,6 +153,13 @@ impl From<store::Error> for ApiError {
     }
 }
 
+impl From<campaigns::EventError> for ApiError {
+    /// An argument refused by the event rules (an id, a customer's attributes): its field.
+    fn from(e: campaigns::EventError) -> Self {
+        ApiError::bad(e.field, e.reason)
+    }
+}
+
 impl From<campaigns::Diagnostics> for ApiError {
     fn from(ds: campaigns::Diagnostics) -> Self {
         ApiError::Validation(ds.0)

@@ -136,9 +136,15 @@ async fn acknowledged_batches_survive_a_full_disk_and_the_store_recovers() {
     drop(store);
 
     // A new process finds every acknowledged event.
-    let reopened = Store::connect(&url).await.expect("reopen");
+    assert_all_kept(&url, &acknowledged).await;
+}
+
+/// Opens `url` anew (as a restarted process would) and checks that every event in
+/// `acknowledged` is in its inbox; answers the store.
+async fn assert_all_kept(url: &str, acknowledged: &[String]) -> Store {
+    let reopened = Store::connect(url).await.expect("reopen");
     let mut missing = Vec::new();
-    for id in &acknowledged {
+    for id in acknowledged {
         if reopened.event_result(id).await.expect("read").is_none() {
             missing.push(id.clone());
         }
@@ -150,6 +156,7 @@ async fn acknowledged_batches_survive_a_full_disk_and_the_store_recovers() {
         acknowledged.len(),
         missing.first()
     );
+    reopened
 }
 
 /// Sends NDJSON events to `POST /v1/events`: the status and the JSON answer.
@@ -256,19 +263,7 @@ async fn the_server_refuses_events_while_the_disk_is_full_and_keeps_what_it_ackn
     app.shutdown().await;
     drop(app);
 
-    let reopened = Store::connect(&url).await.expect("reopen");
-    let mut missing = 0;
-    for id in &acknowledged {
-        if reopened.event_result(id).await.expect("read").is_none() {
-            missing += 1;
-        }
-    }
-    assert_eq!(
-        missing,
-        0,
-        "acknowledged events missing of {}",
-        acknowledged.len()
-    );
+    assert_all_kept(&url, &acknowledged).await;
 }
 
 #[tokio::test]
@@ -372,19 +367,7 @@ async fn postgres_backends_killed_under_load_lose_nothing_acknowledged() {
         acknowledged.len()
     );
 
-    let reopened = Store::connect(&url).await.expect("reopen");
-    let mut missing = 0;
-    for id in &acknowledged {
-        if reopened.event_result(id).await.expect("read").is_none() {
-            missing += 1;
-        }
-    }
-    assert_eq!(
-        missing,
-        0,
-        "acknowledged events missing of {}",
-        acknowledged.len()
-    );
+    let reopened = assert_all_kept(&url, &acknowledged).await;
     // Every reward the ledger holds is whole: each (customer, cycle) once, and the count
     // matches the processed events the ledger's campaign saw.
     let rewards = reopened.rewards().await.expect("rewards");

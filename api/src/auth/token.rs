@@ -63,8 +63,7 @@ impl Tokens {
         seconds: i64,
         now: DateTime<Utc>,
     ) -> Result<CustomerToken> {
-        campaigns::check_id("customerId", customer_id)
-            .map_err(|e| ApiError::bad(e.field, e.reason))?;
+        campaigns::check_id("customerId", customer_id).map_err(ApiError::from)?;
         if !(1..=MAX_TOKEN_SECONDS).contains(&seconds) {
             return Err(ApiError::bad(
                 "ttlSeconds",

@@ -142,7 +142,7 @@ impl Mutation {
             return Err(ApiError::bad("attributes", "must be a JSON object")).extend();
         };
         campaigns::check_attributes(&attributes)
-            .map_err(|e| ApiError::bad(e.field, e.reason))
+            .map_err(ApiError::from)
             .extend()?;
         for key in attributes.keys() {
             if key == "id" {

@@ -190,7 +190,7 @@ impl Query {
 
 /// An id argument: 1 to 128 characters and no NUL, like event and customer ids.
 pub(super) fn check_id(field: &str, id: &str) -> ApiResult<()> {
-    campaigns::check_id(field, id).map_err(|e| ApiError::bad(e.field, e.reason))
+    Ok(campaigns::check_id(field, id)?)
 }
 
 /// A customer, by id. Reached from `customer(id)` and from `upsertCustomer`'s answer: each

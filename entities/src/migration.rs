@@ -222,9 +222,14 @@ impl MigrationTrait for Access {
 /// starting on a fresh database, or one starting while the backend of a killed one still runs
 /// its migration, then wait for each other instead of racing to create the same tables, and a
 /// run killed at any point leaves nothing of itself. Returns the names of the migrations it
-/// applied.
+/// applied. A database already up to date is only read.
 pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, DbErr> {
     use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+    // Up to date (every start but the first): nothing to lock, so a process opening a
+    // database another one is writing does not wait for its write lock.
+    if Migrator::get_pending_migrations(db).await?.is_empty() {
+        return Ok(Vec::new());
+    }
     let options = sea_orm::TransactionOptions {
         sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
         ..Default::default()

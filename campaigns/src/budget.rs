@@ -20,6 +20,9 @@
 //!   elements the iteration variable takes;
 //! - any global function not known to return a value of fixed size (`string`, `bytes`, and any
 //!   function added later) becomes `@fn("name", args...)`, charged the size of its arguments;
+//! - every function of the strings extension (`s.replace(a, b)`, `l.join(",")`, `s.format(l)`,
+//!   `strings.quote(s)`...) becomes `@strings("replace", s, a, b)`, charged an upper bound on
+//!   what it builds, computed from its arguments (see `campaigns/src/budget/strings.rs`);
 //! - `matches` becomes `@matches`: a regular expression compiled with a size limit
 //!   ([`MAX_REGEX_BYTES`]), charged by its length ([`REGEX_CHARGE`]) once per distinct pattern
 //!   per evaluation;
@@ -65,8 +68,11 @@ use std::cell::{Cell, RefCell};
 
 mod ops;
 mod rewrite;
+mod strings;
 
-pub(crate) use rewrite::budgeted;
+pub(crate) use strings::{MEMBERS as STRINGS_MEMBERS, QUOTE as STRINGS_QUOTE};
+
+pub(crate) use rewrite::{budgeted, namespaced};
 
 /// Most comprehension iterations one evaluation may run, nested ones included.
 pub const MAX_COMPREHENSION_STEPS: u64 = 100_000;
@@ -183,6 +189,13 @@ pub(crate) fn register(env: &mut Env) -> Result<(), cel::DeclarationError> {
         let mut args = vec![STRING_TYPE];
         args.extend((0..n).map(|_| DYN_TYPE));
         env.add_overload(CALL_FN, &format!("@fn/{n}"), args, ops::call)?;
+    }
+    // The name, the receiver, and up to three arguments (`s.replace(from, to, n)`).
+    for n in 1..=4 {
+        let mut args = vec![STRING_TYPE];
+        args.extend((0..n).map(|_| DYN_TYPE));
+        let id = format!("{}/{n}", strings::STRINGS_FN);
+        env.add_overload(strings::STRINGS_FN, &id, args, strings::call)?;
     }
     Ok(())
 }

@@ -19,10 +19,12 @@
 use crate::budget;
 use crate::diagnostic::Position;
 use crate::fast::{Facts, Fast, Scalar};
+use crate::typecheck::Type;
+use cel::common::ast::SourceInfo;
 use cel::common::ast::{EntryExpr, Expr as Node, IdedExpr, LiteralValue};
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
-use cel::{Context, Env, Program, Value};
+use cel::{Context, Env, Value};
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, LazyLock};
@@ -30,7 +32,7 @@ use std::sync::{Arc, LazyLock};
 /// The longest expression accepted, in bytes.
 pub const MAX_EXPR_BYTES: usize = 4096;
 /// The deepest bracket nesting accepted (parentheses, lists, maps, calls).
-pub const MAX_NESTING: usize = 24;
+pub const MAX_NESTING: usize = 32;
 /// The deepest parsed tree accepted (a `+` chain of n terms is n - 1 deep).
 pub const MAX_TREE_DEPTH: usize = 40;
 
@@ -58,12 +60,19 @@ pub use crate::budget::{
     REGEX_CHARGE,
 };
 
-/// The environment: CEL's standard library without the optional syntax (see `campaigns/src/budget.rs`),
-/// and the budget's internal functions.
+/// The environment: CEL's standard library without the optional syntax (see
+/// `campaigns/src/budget.rs`), the strings and math extensions, and the budget's internal
+/// functions.
 pub(crate) static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib().with_optional_support(false);
-    if let Err(e) = budget::register(&mut env) {
-        unreachable!("a fresh standard environment takes the budget's functions: {e:?}");
+    let registered = env
+        .add_extension(cel::extensions::strings)
+        .and_then(|()| env.add_extension(cel::extensions::math))
+        .and_then(|()| budget::register(&mut env));
+    if let Err(e) = registered {
+        unreachable!(
+            "a fresh standard environment takes the extensions and the budget's functions: {e:?}"
+        );
     }
     Arc::new(env)
 });
@@ -108,10 +117,12 @@ impl ExprError {
 #[derive(Debug, Clone)]
 pub struct Expr {
     source: Arc<str>,
-    program: Arc<Program>,
+    tree: Arc<IdedExpr>,
     /// The tree with its work and memory bounded (see `campaigns/src/budget.rs`), when it builds
     /// anything.
     bounded: Option<Arc<IdedExpr>>,
+    /// The type of the expression's value, when it is known without an event.
+    ty: Option<Type>,
     /// The surface variables the expression mentions; only those are bound to evaluate it.
     uses: Vec<&'static str>,
     /// The fast path, when some of the expression is covered by it.
@@ -122,13 +133,15 @@ impl Expr {
     /// Compiles `source` for `scope`, or says everything that is wrong with it.
     pub fn compile(source: &str, scope: Scope) -> Result<Expr, Vec<ExprError>> {
         check_bounds(source)?;
-        let program = parse(source)?;
-        let uses = check_tree(&program, source, scope)?;
+        let parsed = parse(source)?;
+        let uses = check_tree(&parsed, source, scope)?;
+        let ty = crate::typecheck::check(&parsed.tree, |id| parsed.position(source, id))?;
         Ok(Expr {
+            ty,
             source: source.into(),
-            bounded: budget::budgeted(program.expression()).map(Arc::new),
-            fast: Fast::compile(program.expression()).map(Arc::new),
-            program: Arc::new(program),
+            bounded: budget::budgeted(&parsed.tree).map(Arc::new),
+            fast: Fast::compile(&parsed.tree).map(Arc::new),
+            tree: Arc::new(parsed.tree),
             uses,
         })
     }
@@ -145,7 +158,13 @@ impl Expr {
 
     /// The parsed tree.
     pub fn tree(&self) -> &IdedExpr {
-        self.program.expression()
+        &self.tree
+    }
+
+    /// The type of the expression's value, when it is the same for every event (`event.type`
+    /// is a string, `size(x) > 2` a bool; `event.amount` is not known).
+    pub fn value_type(&self) -> Option<Type> {
+        self.ty
     }
 
     /// The literal this expression is, if it is one (`3`, `"x"`, `true`).
@@ -178,7 +197,7 @@ impl Expr {
                 budget::finish();
                 result
             }
-            None => self.program.execute(&context),
+            None => Value::resolve(&self.tree, &context),
         };
         match catch_unwind(AssertUnwindSafe(run)) {
             Ok(Ok(value)) => Ok(value),
@@ -252,7 +271,8 @@ fn check_bounds(source: &str) -> Result<(), Vec<ExprError>> {
             continue;
         }
         match c {
-            '"' | '\'' => quote = Some(c),
+            // Backticks quote a field name (`` event.`order-id` ``).
+            '"' | '\'' | '`' => quote = Some(c),
             '(' | '[' | '{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -268,12 +288,20 @@ fn check_bounds(source: &str) -> Result<(), Vec<ExprError>> {
 }
 
 /// Parses on a thread with a large stack, turning parser panics into errors.
-fn parse(source: &str) -> Result<Program, Vec<ExprError>> {
+fn parse(source: &str) -> Result<Parsed, Vec<ExprError>> {
     let owned = source.to_owned();
     let parsed = std::thread::Builder::new()
         .name("cel-parse".into())
         .stack_size(PARSE_STACK_BYTES)
-        .spawn(move || catch_unwind(|| ENV.compile(&owned).map_err(|e| parse_errors(&e))))
+        .spawn(move || {
+            catch_unwind(|| {
+                ENV.parser()
+                    .enable_ident_escape_syntax(true)
+                    .parse_with_source_info(&owned)
+                    .map(|(tree, info)| Parsed { tree, info })
+                    .map_err(|e| parse_errors(&e))
+            })
+        })
         .map_err(|e| {
             vec![ExprError::at(
                 Position::new(1, 1),
@@ -311,11 +339,31 @@ fn parse_errors(errors: &cel::ParseErrors) -> Vec<ExprError> {
     out
 }
 
+/// The macros CEL also defines with two variables (`m.all(k, v, k == v)`), which the `cel`
+/// crate does not implement.
+const TWO_VARIABLE_MACROS: [&str; 7] = [
+    "all",
+    "exists",
+    "exists_one",
+    "existsOne",
+    "transformList",
+    "transformMap",
+    "transformMapEntry",
+];
+
+/// Whether `node` is a name a comprehension bound.
+fn is_bound(node: &IdedExpr, bound: &[&str]) -> bool {
+    matches!(&node.expr, Node::Ident(name) if bound.contains(&name.as_str()))
+}
+
 /// Whether the standard library declares `name` (as a member function when `member`): calling
 /// it with no arguments fails on its overloads, not on an undeclared name.
 fn is_function(name: &str, member: bool) -> bool {
-    let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    // `strings.quote`: a namespace's function is called by its qualified name.
+    let valid = name.split('.').all(|part| {
+        part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    }) && (!member || !name.contains('.'));
     if !valid {
         return false;
     }
@@ -334,9 +382,21 @@ fn is_function(name: &str, member: bool) -> bool {
     )
 }
 
-/// Where node `id` was written, from the program's source offsets.
-fn position_of(program: &Program, source: &str, id: u64) -> Position {
-    let Some((start, _)) = program.source_info().offset_for(id) else {
+/// A parsed expression, with where each of its nodes was written.
+struct Parsed {
+    tree: IdedExpr,
+    info: SourceInfo,
+}
+
+impl Parsed {
+    /// Where node `id` was written, from the parser's source offsets.
+    fn position(&self, source: &str, id: u64) -> Position {
+        position_in(&self.info, source, id)
+    }
+}
+
+fn position_in(info: &SourceInfo, source: &str, id: u64) -> Position {
+    let Some((start, _)) = info.offset_for(id) else {
         return Position::new(1, 1);
     };
     // Offsets count characters.
@@ -355,7 +415,7 @@ fn position_of(program: &Program, source: &str, id: u64) -> Position {
 /// Checks the tree's depth and that it uses only the variables `scope` allows; returns the
 /// surface variables it uses.
 fn check_tree(
-    program: &Program,
+    parsed: &Parsed,
     source: &str,
     scope: Scope,
 ) -> Result<Vec<&'static str>, Vec<ExprError>> {
@@ -364,14 +424,14 @@ fn check_tree(
     let mut errors = Vec::new();
     let mut reported = HashSet::new();
     // (node, depth, names bound by enclosing comprehensions)
-    let mut stack: Vec<(&IdedExpr, usize, Vec<&str>)> = vec![(program.expression(), 1, Vec::new())];
+    let mut stack: Vec<(&IdedExpr, usize, Vec<&str>)> = vec![(&parsed.tree, 1, Vec::new())];
     while let Some((node, depth, bound)) = stack.pop() {
         if depth > MAX_TREE_DEPTH {
             let message = format!(
                 "the expression nests deeper than {MAX_TREE_DEPTH} levels; split it or simplify it"
             );
             return Err(vec![ExprError::at(
-                position_of(program, source, node.id),
+                parsed.position(source, node.id),
                 message,
             )]);
         }
@@ -399,26 +459,33 @@ fn check_tree(
                             allowed.join(", ")
                         )
                     };
-                    errors.push(ExprError::at(
-                        position_of(program, source, node.id),
-                        message,
-                    ));
+                    errors.push(ExprError::at(parsed.position(source, node.id), message));
                 }
             }
             Node::Call(call) => {
                 let name = call.func_name.as_str();
-                let operator = name.starts_with(['_', '@', '!', '-']);
-                if !operator
-                    && !is_function(name, call.target.is_some())
-                    && reported.insert(name.to_owned())
-                {
-                    let message = format!("unknown function `{name}`");
-                    errors.push(ExprError::at(
-                        position_of(program, source, node.id),
-                        message,
-                    ));
+                // `strings.quote(s)`, `math.abs(x)`: the target names a namespace, not a value.
+                let qualified = budget::namespaced(call)
+                    .filter(|_| !call.target.as_deref().is_some_and(|t| is_bound(t, &bound)));
+                // Operators, and what macros expand to (`math.@max`), cannot be written.
+                let internal = name.starts_with(['_', '!', '-']) || name.contains('@');
+                let known = internal
+                    || match &qualified {
+                        Some(function) => is_function(function, false),
+                        None => is_function(name, call.target.is_some()),
+                    };
+                if !known && reported.insert(name.to_owned()) {
+                    let shown = qualified.as_deref().unwrap_or(name);
+                    let message = if TWO_VARIABLE_MACROS.contains(&name) && call.args.len() == 3 {
+                        format!(
+                            "`{name}` with two variables (`{name}(k, v, ...)`) is not supported: Offerflow's CEL has the one-variable macros all, exists, exists_one, map and filter"
+                        )
+                    } else {
+                        format!("unknown function `{shown}`")
+                    };
+                    errors.push(ExprError::at(parsed.position(source, node.id), message));
                 }
-                if let Some(t) = &call.target {
+                if let Some(t) = call.target.as_deref().filter(|_| qualified.is_none()) {
                     stack.push((t, next, bound.clone()));
                 }
                 for a in &call.args {

@@ -25,6 +25,7 @@ mod progress;
 mod read;
 pub mod source;
 mod spec;
+mod typecheck;
 
 pub use compiled::{Bindings, CompiledCampaign, EvalError, GoalValue};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Position};
@@ -37,6 +38,7 @@ pub use progress::ProgressView;
 pub use spec::{
     Amount, CampaignSpec, Goal, GoalKind, Limits, Period, RewardKind, RewardSpec, Schedule, Step,
 };
+pub use typecheck::Type as ValueType;
 
 /// Reads a spec from YAML or JSON text. Every diagnostic carries its position in `text`, and
 /// CEL diagnostics also their position inside the expression.

@@ -10,7 +10,7 @@ use crate::expr::{Expr, Scope};
 use crate::spec::{
     Amount, CampaignSpec, Goal, Limits, Period, RewardKind, RewardSpec, Schedule, Step,
 };
-use cel::common::ast::LiteralValue;
+use crate::typecheck::Type as ValueType;
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
@@ -209,18 +209,45 @@ impl Reader {
     /// A condition: an expression that is not a literal of another type than bool.
     fn condition(&mut self, f: &Field<'_>, scope: Scope) -> Option<String> {
         let (source, expr) = self.expr(f, scope)?;
-        let what = match expr.literal() {
-            None | Some(LiteralValue::Boolean(_)) => return Some(source),
-            Some(LiteralValue::String(_)) => "a string",
-            Some(LiteralValue::Int(_) | LiteralValue::UInt(_) | LiteralValue::Double(_)) => {
-                "a number"
-            }
-            Some(LiteralValue::Null) => "null",
-            Some(LiteralValue::Bytes(_)) => "bytes",
+        self.of_type(
+            f,
+            &expr,
+            |t| t == ValueType::Bool,
+            "a condition must be true or false",
+        )
+        .then_some(source)
+    }
+
+    /// Whether `expr`'s type, when it is known without an event, is one `allowed` takes; if
+    /// not, says so at `f`: "{what}, but this is always a string".
+    fn of_type(
+        &mut self,
+        f: &Field<'_>,
+        expr: &Expr,
+        allowed: impl Fn(ValueType) -> bool,
+        what: &str,
+    ) -> bool {
+        let Some(t) = expr.value_type().filter(|t| !allowed(*t)) else {
+            return true;
         };
-        let message = format!("a condition must be true or false, but this is always {what}");
-        self.error(&f.path, Code::Cel, message);
-        None
+        let always = match t {
+            ValueType::Int | ValueType::Uint | ValueType::Double => "a number",
+            ValueType::String => "a string",
+            ValueType::Null => "null",
+            ValueType::Bytes => "bytes",
+            ValueType::Bool => "true or false",
+            ValueType::List => "a list",
+            ValueType::Map => "a map",
+            ValueType::Timestamp => "a timestamp",
+            ValueType::Duration => "a duration",
+            ValueType::Type => "a type",
+        };
+        self.error(
+            &f.path,
+            Code::Cel,
+            format!("{what}, but this is always {always}"),
+        );
+        false
     }
 
     fn duration(&mut self, f: &Field<'_>) -> Option<SpecDuration> {
@@ -458,7 +485,7 @@ impl Reader {
             }
             "sum" => {
                 let when = when();
-                let value = self.value(map, path);
+                let value = self.value(map, path, true);
                 let target = self.field(map, path, "target", true).and_then(|t| {
                     let x = self.number(&t)?;
                     if x <= 0.0 {
@@ -481,7 +508,7 @@ impl Reader {
             }
             "distinct" => {
                 let when = when();
-                let value = self.value(map, path);
+                let value = self.value(map, path, false);
                 let target = self.count_target(map, path, MAX_REMEMBERED_TARGET);
                 let within = self.within(map, path);
                 Some(Goal::Distinct {
@@ -537,9 +564,33 @@ impl Reader {
         }
     }
 
-    fn value(&mut self, map: &Map<String, Value>, path: &str) -> Option<String> {
+    /// A goal's `value`: a number for a sum goal, a number or another scalar for a distinct one.
+    fn value(&mut self, map: &Map<String, Value>, path: &str, sum: bool) -> Option<String> {
         let f = self.field(map, path, "value", true)?;
-        self.expr(&f, Scope::Event).map(|(source, _)| source)
+        let (source, expr) = self.expr(&f, Scope::Event)?;
+        let fits = if sum {
+            self.of_type(
+                &f,
+                &expr,
+                ValueType::is_number,
+                "a sum's value must be a number",
+            )
+        } else {
+            let scalar = |t: ValueType| {
+                t.is_number()
+                    || matches!(
+                        t,
+                        ValueType::String | ValueType::Bool | ValueType::Timestamp
+                    )
+            };
+            self.of_type(
+                &f,
+                &expr,
+                scalar,
+                "a distinct goal's value must be a number or a string, bool or timestamp",
+            )
+        };
+        fits.then_some(source)
     }
 
     fn steps(&mut self, f: &Field<'_>) -> Option<Vec<Step>> {
@@ -628,9 +679,16 @@ impl Reader {
             }
             Amount::new(x)
         });
-        let amount_expr = self
-            .field(map, path, "amount_expr", false)
-            .map(|e| self.expr(&e, Scope::Event).map(|(source, _)| source));
+        let amount_expr = self.field(map, path, "amount_expr", false).map(|e| {
+            let (source, expr) = self.expr(&e, Scope::Event)?;
+            self.of_type(
+                &e,
+                &expr,
+                ValueType::is_number,
+                "an amount must be a number",
+            )
+            .then_some(source)
+        });
         let code = self
             .field(map, path, "code", false)
             .map(|c| self.string(&c, MAX_TEXT_CHARS));

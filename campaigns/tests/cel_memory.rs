@@ -73,10 +73,17 @@ fn event(attributes: Value) -> Event {
 
 /// The event: a 60,000-character `s`, a 200-element `l`, 61 KB in all.
 fn big_event() -> Event {
+    big_event_with("x", "")
+}
+
+/// [`big_event`] with one more string attribute: a pattern reaches `matches` at run time only
+/// from the event (a constant one that does not compile is refused when the campaign is
+/// written).
+fn big_event_with(key: &str, value: &str) -> Event {
     let l: Vec<u32> = (0..200).collect();
     let e = event(
         json!({"s": "x".repeat(60_000), "l": l, "b": "y".repeat(1000),
-        "p": "x".repeat(200)}),
+        "p": "x".repeat(200), key: value}),
     );
     assert!(serde_json::to_string(&e.attributes).unwrap().len() < 64 * 1024);
     e
@@ -232,10 +239,16 @@ fn one_expression_without_any_comprehension() {
 #[test]
 fn regular_expressions_are_bounded_in_size_and_count() {
     let _alone = alone();
-    let e = big_event();
     // A pattern that compiles to more than the limit fails as itself (not a crash, not the
-    // budget), with its first characters named.
-    let (result, peak, took) = run("\"a\".matches(\"((a{50}){50}){50}\")", &e);
+    // budget), with its first characters named: when it is written, if it is constant...
+    let errors = Expr::compile("\"a\".matches(\"((a{50}){50}){50}\")", Scope::Event).unwrap_err();
+    assert!(
+        errors[0].message.contains("limit for a regular expression"),
+        "{errors:?}"
+    );
+    // ... and when it runs, if it comes from the event.
+    let e = big_event_with("re", "((a{50}){50}){50}");
+    let (result, peak, took) = run("\"a\".matches(event.re)", &e);
     let error = result.unwrap_err();
     assert!(
         error.message.contains("limit for a regular expression"),
@@ -271,7 +284,6 @@ fn regular_expressions_are_bounded_in_size_and_count() {
 fn regex_memory_stays_under_its_charge() {
     use campaigns::expr::{REGEX_BYTE_CHARGE, REGEX_CHARGE};
     let _alone = alone();
-    let e = big_event();
     // The densest patterns found: Unicode classes the parser expands, counted repetitions the
     // compiler expands, and both, short and long.
     for unit in [
@@ -296,8 +308,9 @@ fn regex_memory_stays_under_its_charge() {
             if charge > MAX_EVAL_BYTES {
                 continue;
             }
-            let when = format!("event.s.matches(\"{pattern}\") || true");
-            let campaign = sequence(&when);
+            let e = big_event_with("re", &unescaped);
+            let when = "event.s.matches(event.re) || true";
+            let campaign = sequence(when);
             let bindings = Bindings::new(&e, None);
             assert!(
                 campaign
@@ -307,7 +320,7 @@ fn regex_memory_stays_under_its_charge() {
             let (result, peak) = measure_within(charge, || {
                 campaign.condition_holds(1, &bindings, ProgressView::default())
             });
-            println!("{when}: {result:?}, resident growth {peak}, charged {charge}");
+            println!("{unescaped}: {result:?}, resident growth {peak}, charged {charge}");
         }
     }
 }
@@ -434,20 +447,15 @@ fn what_the_budget_does_not_cover_is_refused() {
         let errors = Expr::compile(source, Scope::Event).unwrap_err();
         assert!(errors[0].message.contains("unsupported syntax"), "{source}");
     }
-    // Functions whose result can be larger than their arguments are not registered: one that
-    // is must first get a wrapper charging its result (see campaigns/src/budget.rs).
-    for source in [
-        "event.s.replace(\"a\", event.s) == \"\"",
-        "\"%10000000d\".format([1]) == \"\"",
-        "[event.s].join(event.s) == \"\"",
-        "\"a\".repeat(1000000) == \"\"",
-    ] {
-        let errors = Expr::compile(source, Scope::Event).unwrap_err();
-        assert!(
-            errors[0].message.contains("unknown function"),
-            "{source}: {errors:?}"
-        );
-    }
+    // A function whose result can be larger than its arguments is registered only with a
+    // wrapper charging its result (the strings extension's, see campaigns/src/budget/strings.rs
+    // and `the_strings_extension_is_bounded`); `repeat` has none.
+    let source = "\"a\".repeat(1000000) == \"\"";
+    let errors = Expr::compile(source, Scope::Event).unwrap_err();
+    assert!(
+        errors[0].message.contains("unknown function"),
+        "{source}: {errors:?}"
+    );
     // Without an event, evaluation needs no bindings.
     let e = Expr::compile("[1, 2] + [3] == [1, 2, 3]", Scope::Event).unwrap();
     assert_eq!(
@@ -490,4 +498,68 @@ fn errors_held_by_or_carry_no_copies() {
         "event.l.all(x, event.l.all(y, {event.s + event.s: 1, event.s + event.s: 2}.size() == 2))",
         &e,
     );
+}
+
+/// Hostile inputs for the strings extension: what would build more than the budget fails
+/// before building it, and the searches are linear.
+#[test]
+fn the_strings_extension_is_bounded() {
+    let _alone = alone();
+    let e = big_event();
+    // Every character of a 60,000-character attribute as a value of its own.
+    refused("size(event.s.split(\"\")) > 0", &e);
+    // 200 characters between every character: 12 MB.
+    refused("event.s.replace(\"\", event.p) == \"\"", &e);
+    // Each of 60,000 characters replaced by 1,000.
+    refused("event.s.replace(\"x\", event.b) == \"\"", &e);
+    // Joins and formats that fit once, in a loop.
+    refused(
+        "event.l.all(x, [event.s, event.s].join(event.s).size() > 0)",
+        &e,
+    );
+    refused(
+        "event.l.all(x, \"%s%s\".format([event.s, event.l]).size() > 0)",
+        &e,
+    );
+    // Nested calls: each is charged.
+    refused(
+        "event.l.all(x, event.s.upperAscii().lowerAscii().reverse().trim().size() > 0)",
+        &e,
+    );
+    // What fits runs: 20,000 characters split, a replace, a format, a join.
+    for when in [
+        "size(event.s.substring(0, 20000).split(\"\")) == 20000",
+        "event.s.replace(\"x\", \"yz\").size() == 120000",
+        "\"%s\".format([event.l]).startsWith(\"[0, 1, 2\")",
+        "event.l.map(x, string(x)).join(\",\").size() == 689",
+        "strings.quote(event.s).size() == 60002",
+    ] {
+        let (result, peak, took) = run(when, &e);
+        assert_eq!(result, Ok(true), "{when}");
+        assert!(peak <= PEAK_BOUND, "{when}: held {peak} bytes");
+        println!("{when}: {took:?} (resident growth {peak} bytes)");
+    }
+}
+
+/// `indexOf` and `lastIndexOf` on a needle made to make a naive search quadratic: 30,000
+/// characters searched for 15,000 that almost match at every position, 200 times.
+#[test]
+fn searches_are_linear() {
+    let _alone = alone();
+    let l: Vec<u32> = (0..200).collect();
+    let e = event(
+        json!({"a": "a".repeat(30_000), "n": format!("{}b", "a".repeat(15_000)),
+        "m": format!("b{}", "a".repeat(15_000)), "l": l}),
+    );
+    for when in [
+        "event.l.all(x, event.a.indexOf(event.n) == -1)",
+        "event.l.all(x, event.a.lastIndexOf(event.m) == -1)",
+        "event.l.all(x, event.a.indexOf(event.n, 10) == -1)",
+        "event.l.all(x, event.a.lastIndexOf(event.m, 29000) == -1)",
+    ] {
+        let (result, peak, took) = run(when, &e);
+        assert_eq!(result, Ok(true), "{when}");
+        assert!(took < QUICK, "{when}: took {took:?}");
+        println!("{when}: {took:?} (resident growth {peak} bytes)");
+    }
 }

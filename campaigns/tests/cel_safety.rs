@@ -245,8 +245,8 @@ fn the_deepest_budgeted_expressions_evaluate_on_a_small_stack() {
     let maps = format!("size({maps}) > 0");
     let lists = format!(
         "size({}event.s{}) == 1",
-        "[string(".repeat((MAX_NESTING - 2) / 2),
-        ")]".repeat((MAX_NESTING - 2) / 2)
+        "[string([".repeat((MAX_NESTING - 2) / 5),
+        "][0])][0]".repeat((MAX_NESTING - 2) / 5)
     );
     let elems = format!(
         "size({}[event.s]{}) == 1",
@@ -254,7 +254,7 @@ fn the_deepest_budgeted_expressions_evaluate_on_a_small_stack() {
         "]".repeat(MAX_NESTING - 2)
     );
     let mixed = format!(
-        "{}event.l.exists(x, [x + 1, string(x) + event.s][0] == 1){}",
+        "size({}event.l.exists(x, [x + 1, string(x) + event.s][0] == 1){}) > 0",
         "event.l.map(a, ".repeat(8),
         ")".repeat(8)
     );
@@ -265,16 +265,11 @@ fn the_deepest_budgeted_expressions_evaluate_on_a_small_stack() {
     .unwrap();
     type Outcome = Result<bool, campaigns::EvalError>;
     type Check<'a> = &'a dyn Fn(&Outcome) -> bool;
-    let overload = |r: &Outcome| {
-        r.as_ref()
-            .is_err_and(|e| e.message.contains("no matching overload"))
-    };
-    let not_bool = |r: &Outcome| r.as_ref().is_err_and(|e| e.message.contains("not list"));
     let cases: [(String, Check); 4] = [
         (maps, &|r| *r == Ok(true)),
-        (lists, &overload),
+        (lists, &|r| *r == Ok(true)),
         (elems, &|r| *r == Ok(false)),
-        (mixed, &not_bool),
+        (mixed, &|r| *r == Ok(true)),
     ];
     for (when, expected) in cases {
         let spec = serde_json::json!({"key": "k", "name": "n",

@@ -434,3 +434,224 @@ fn cel_may_call_only_known_functions() {
         assert!(parse(&text).is_ok(), "{ok}: {:?}", parse(&text));
     }
 }
+
+/// Whether condition `when` is accepted in a count goal.
+fn accepted(when: &str) -> Result<(), String> {
+    let text = with_goal(&format!(
+        "{{kind: count, target: 1, when: '{}'}}",
+        when.replace('\'', "''")
+    ));
+    parse(&text)
+        .map(|_| ())
+        .map_err(|d| format!("{when}: {d:?}"))
+}
+
+/// The one diagnostic for condition `when`: its message and where in the expression it is.
+fn cel_problem(when: &str) -> (String, Position) {
+    let text = with_goal(&format!(
+        "{{kind: count, target: 1, when: '{}'}}",
+        when.replace('\'', "''")
+    ));
+    let d = problems(&text);
+    assert_eq!(d.len(), 1, "{when}: {d:?}");
+    assert_eq!(d[0].path, "goal.when", "{when}");
+    assert_eq!(d[0].code, Code::Cel, "{when}");
+    (d[0].message.clone(), d[0].expression_position.unwrap())
+}
+
+#[test]
+fn type_errors_that_fail_for_every_event_are_found_when_written() {
+    for (when, expected, column) in [
+        // A known function's argument of the wrong type.
+        (
+            "event.type.startsWith(1)",
+            "`startsWith` cannot be called on a string with (int): this fails for every event",
+            22,
+        ),
+        ("size(1) > 0", "`size` does not take (int)", 5),
+        (
+            "event.sku.startsWith(\"a\") && event.type.endsWith(true)",
+            "`endsWith` cannot be called on a string with (bool)",
+            49,
+        ),
+        (
+            "now.getHours() < \"12\"",
+            "`<` does not take (int, string)",
+            16,
+        ),
+        (
+            "progress.sum + 1 > 10.0",
+            "`+` does not take (double, int)",
+            14,
+        ),
+        (
+            "event.type.lowerAscii().charAt(\"0\") == \"a\"",
+            "`charAt` cannot be called on a string with (string)",
+            31,
+        ),
+        ("now > 5", "`>` does not take (timestamp, int)", 5),
+        (
+            "event.occurred_at + 1 > now",
+            "`+` does not take (timestamp, int)",
+            19,
+        ),
+        // A constant regular expression that does not compile, at the pattern.
+        ("event.sku.matches(\"[a-z\")", "not a valid regex", 19),
+        ("matches(event.sku, \"(\")", "not a valid regex", 20),
+        // Literals compared across types.
+        (
+            "event.type == 3",
+            "`==` compares a string with an int, which is always false",
+            12,
+        ),
+        (
+            "1 != \"1\"",
+            "`!=` compares an int with a string, which is always true",
+            3,
+        ),
+        // Constant parts that fail.
+        (
+            "event.n > 1 / 0",
+            "this fails for every event: Division by zero",
+            13,
+        ),
+        (
+            "\"abc\".charAt(10) == \"\"",
+            "this fails for every event: ",
+            13,
+        ),
+        // `progress` has known fields.
+        ("progress.cont > 1", "`progress` has no field `cont`", 9),
+        // The condition of `? :`.
+        (
+            "(1 ? event.a : event.b) == 1",
+            "the condition of `? :` must be a bool",
+            2,
+        ),
+    ] {
+        let (message, at) = cel_problem(when);
+        assert!(message.contains(expected), "{when}: {message}");
+        assert_eq!(at, Position::new(1, column), "{when}: {message}");
+    }
+}
+
+#[test]
+fn expressions_that_may_hold_for_some_event_stay_accepted() {
+    for ok in [
+        // Types only an event can tell.
+        "event.amount + 1 > 10",
+        "event.sku.startsWith(event.prefix)",
+        "size(event.tags) > 1",
+        "event.a == event.b",
+        "event.qty >= 1.5 && event.amount < 100",
+        "int(event.n) * 2 == 4",
+        "event.t < now",
+        "event.x == null || event.x == 3",
+        // Numbers compare across kinds.
+        "progress.count > 2.5 && progress.sum >= 10",
+        "1 == 1.0",
+        // `&&` and `||` take anything on the side their other side decides.
+        "has(event.vip) || event.type == \"x\"",
+        // Comprehension variables are not known.
+        "event.items.exists(i, i.sku.startsWith(\"A\") && i.qty > 1)",
+        "event.items.map(i, i.price * i.qty).exists(p, p > 100)",
+        "[1, 2, 3].exists(x, x > 2)",
+        "[\"a\", \"b\"].map(x, x + \"!\") == [\"a!\", \"b!\"]",
+        // A regular expression that is not constant.
+        "event.sku.matches(event.pattern)",
+        "event.sku.matches(\"^A[0-9]+$\")",
+        "has(progress.nosuch) == false",
+        "dyn(event.n) == 3",
+        "type(event.n) == int",
+        "now.getDayOfWeek(\"Europe/Paris\") == 1",
+        "duration(\"1h\") < duration(\"2h\") && timestamp(\"2026-01-01T00:00:00Z\") < now",
+    ] {
+        assert_eq!(accepted(ok), Ok(()));
+    }
+}
+
+#[test]
+fn values_and_amounts_must_be_able_to_be_numbers() {
+    let sum = |value: &str| {
+        with_goal(&format!(
+            "{{kind: sum, when: \"true\", target: 10, value: '{}'}}",
+            value.replace('\'', "''")
+        ))
+    };
+    let d = problems(&sum("event.type"));
+    assert_eq!(d[0].path, "goal.value");
+    assert_eq!(
+        d[0].message,
+        "a sum's value must be a number, but this is always a string"
+    );
+    let d = problems(&sum("event.total > 3"));
+    assert!(d[0].message.ends_with("always true or false"), "{d:?}");
+    assert!(parse(&sum("event.total")).is_ok());
+    assert!(parse(&sum("double(event.total.split(\" \")[0])")).is_ok());
+    assert!(parse(&sum("progress.count * 2")).is_ok());
+
+    let distinct = |value: &str| {
+        with_goal(&format!(
+            "{{kind: distinct, when: \"true\", target: 3, value: '{value}'}}"
+        ))
+    };
+    assert!(parse(&distinct("event.type")).is_ok());
+    let d = problems(&distinct("[event.type]"));
+    assert!(d[0].message.contains("always a list"), "{d:?}");
+
+    let amount = |expr: &str| {
+        format!(
+            "key: k\nname: n\ngoal: {{kind: count, when: 'true', target: 1}}\nrewards: [{{kind: points, amount_expr: '{expr}'}}]\n"
+        )
+    };
+    let d = problems(&amount("event.type"));
+    assert_eq!(d[0].path, "rewards[0].amount_expr");
+    assert_eq!(
+        d[0].message,
+        "an amount must be a number, but this is always a string"
+    );
+    assert!(parse(&amount("event.points * 2")).is_ok());
+    assert!(parse(&amount("progress.count * 10")).is_ok());
+
+    // A condition whose type is known and not bool.
+    let d = problems(&with_goal("{kind: count, target: 1, when: 'event.type'}"));
+    assert!(
+        d[0].message
+            .contains("true or false, but this is always a string"),
+        "{d:?}"
+    );
+    let d = problems(&with_goal(
+        "{kind: count, target: 1, when: 'size(event.tags)'}",
+    ));
+    assert!(d[0].message.contains("always a number"), "{d:?}");
+}
+
+#[test]
+fn extension_functions_and_backticks_validate() {
+    for ok in [
+        "event.sku.lowerAscii().startsWith(\"sale-\")",
+        "event.tags.split(\",\").exists(t, t == \"vip\")",
+        "event.`order-id`.size() > 0 && event.meta.`gift-card` == true",
+        "strings.quote(event.sku).size() > 2",
+        "math.greatest(event.a, event.b) > 3",
+        "\"%s-%d\".format([event.sku, 3]) != \"\"",
+    ] {
+        assert_eq!(accepted(ok), Ok(()));
+    }
+}
+
+#[test]
+fn nesting_meets_the_specifications_minimums() {
+    // CEL's language definition asks implementations to take 32 nested parentheses and 12
+    // nested calls, lists, maps, selections and indexes; a `+` chain of 24 terms.
+    let parens = format!("{}true{}", "(".repeat(32), ")".repeat(32));
+    let lists = format!("size({}1{}) == 1", "[".repeat(12), "]".repeat(12));
+    let calls = format!("{}event.x{} > 0", "int(".repeat(12), ")".repeat(12));
+    let plus = format!("{} > 0", vec!["event.n"; 24].join(" + "));
+    let ternary = format!("{}true", "event.a ? false : ".repeat(24));
+    for ok in [parens, lists, calls, plus, ternary] {
+        assert_eq!(accepted(&ok), Ok(()));
+    }
+    let (message, _) = cel_problem(&format!("{}true{}", "(".repeat(33), ")".repeat(33)));
+    assert_eq!(message, "brackets nest deeper than 32 levels");
+}

@@ -5,9 +5,9 @@ use super::*;
 /// Functions whose result is a fixed-size value, or one of their arguments as it is: calling
 /// them builds nothing worth counting. Any other function is charged for its arguments, which
 /// bounds functions whose result is no larger than what they are given (`string`, `bytes`).
-/// A function that can return more than that (the strings extension's `replace`, `format`
-/// with a width, a `repeat`) must not be registered without a wrapper of its own that charges
-/// its result's size before calling it, as `@add` does for `+`. (`duration` is not here: its
+/// A function that can return more than that (the strings extension's `replace`, `format`)
+/// must not be registered without a wrapper of its own that charges its result's size before
+/// calling it, as `@add` does for `+` and `@strings` for the strings extension. (`duration` is not here: its
 /// parser lists a string's components before adding them up, see [`super::ops`].)
 const FIXED_SIZE: [&str; 25] = [
     "size",
@@ -36,6 +36,41 @@ const FIXED_SIZE: [&str; 25] = [
     "orValue",
     "or",
 ];
+
+/// The global function `call` names when its target is an extension's namespace
+/// (`strings.quote(s)`, `math.ceil(x)`), as the interpreter resolves it; macros write some
+/// directly (`math.greatest(a, b)` becomes `math.@max(a, b)`).
+pub(crate) fn namespaced(call: &CallExpr) -> Option<String> {
+    match call.target.as_deref().map(|t| &t.expr) {
+        Some(Node::Ident(ns)) if NAMESPACES.contains(&ns.as_str()) => {
+            Some(format!("{ns}.{}", call.func_name))
+        }
+        None if NAMESPACES.iter().any(|ns| {
+            call.func_name
+                .strip_prefix(ns)
+                .is_some_and(|f| f.starts_with('.'))
+        }) =>
+        {
+            Some(call.func_name.clone())
+        }
+        _ => None,
+    }
+}
+
+/// The namespaces of the extensions' global functions.
+pub(crate) const NAMESPACES: [&str; 2] = ["strings", "math"];
+
+/// The strings extension's function `call` calls, if it calls one.
+fn extension_call(call: &CallExpr) -> Option<&'static str> {
+    if namespaced(call).is_some_and(|f| f == STRINGS_QUOTE) {
+        return Some(STRINGS_QUOTE);
+    }
+    call.target.as_ref()?;
+    STRINGS_MEMBERS
+        .iter()
+        .find(|m| **m == call.func_name)
+        .copied()
+}
 
 /// `tree` with every step that builds a value routed through the budget; `None` when it has
 /// none (and needs no budget). Recursion is bounded by the tree depth limit.
@@ -174,6 +209,22 @@ fn rewrite(node: &mut IdedExpr) -> bool {
                     call.func_name = MATCHES_FN.to_owned();
                 }
                 return true;
+            }
+            if let Some(function) = extension_call(call) {
+                let name = IdedExpr {
+                    id: node.id,
+                    expr: Node::Literal(LiteralValue::String(function.into())),
+                };
+                if let Some(receiver) = call.target.take().filter(|_| function != STRINGS_QUOTE) {
+                    call.args.insert(0, *receiver);
+                }
+                call.args.insert(0, name);
+                call.func_name = strings::STRINGS_FN.to_owned();
+                return true;
+            }
+            if namespaced(call).is_some_and(|f| f.starts_with("math.")) {
+                // The math extension's functions return a number or a bool.
+                return found;
             }
             let operator = name.starts_with(['_', '@', '!', '-']);
             if name.starts_with("get") && call.target.is_some() && call.args.len() == 1 {

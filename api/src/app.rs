@@ -18,15 +18,20 @@ use tokio::sync::broadcast;
 /// How many committed events the update feed holds for slow subscribers before they skip.
 const FEED_CAPACITY: usize = 4_096;
 
-/// An event that committed: whose it was and what it did.
-#[derive(Debug, Clone)]
-pub struct Committed {
-    /// The event's customer.
-    pub customer_id: String,
-    /// When it happened: offers in its update are shown as of then.
-    pub occurred_at: DateTime<Utc>,
-    /// Its result.
-    pub result: EventResult,
+/// An event that committed, on this node or another: whose it was, when it happened (offers
+/// in its update are shown as of then), and what it did.
+pub type Committed = store::CommitNotice;
+
+/// Something running beside the server that the server reports on and stops first: an event
+/// source. Its figures join `/metrics`, its readiness `/readyz`, and it is stopped (finishing
+/// its work in flight) before the pipeline.
+pub trait Worker: Send + Sync + std::fmt::Debug {
+    /// Its lines of the Prometheus text.
+    fn metrics(&self) -> String;
+    /// `Ok(())`, or why it is not ready.
+    fn readiness(&self) -> std::result::Result<(), String>;
+    /// Stops it, finishing what it has in flight.
+    fn stop(&self) -> futures_util::future::BoxFuture<'_, ()>;
 }
 
 /// The service shared by every handler.
@@ -45,6 +50,9 @@ struct Inner {
     tokens: Tokens,
     metrics: Arc<Metrics>,
     limiter: RateLimiter,
+    /// This process's id among the nodes sharing the database.
+    node: String,
+    workers: std::sync::Mutex<Vec<Arc<dyn Worker>>>,
 }
 
 impl App {
@@ -77,8 +85,23 @@ impl App {
         );
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         let tokens = Tokens::load(&store).await?;
+        let node = node_id();
+        // Other nodes' commits, for this node's subscribers (their offers views are dropped as
+        // they are heard).
+        if let Some(mut heard) = store.listen_commits(node.clone()).await? {
+            let feed = feed.clone();
+            tokio::spawn(async move {
+                while let Some(notices) = heard.recv().await {
+                    for notice in notices {
+                        let _ = feed.send(Arc::new(notice));
+                    }
+                }
+            });
+        }
         Ok(App {
             inner: Arc::new(Inner {
+                node,
+                workers: std::sync::Mutex::new(Vec::new()),
                 keys: Keys::new(store.clone()),
                 tokens,
                 limiter: RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
@@ -167,22 +190,56 @@ impl App {
         let customers: Vec<Option<(String, DateTime<Utc>)>> = events.iter().map(whose).collect();
         let results = self.inner.pipeline.submit(events).await?;
         self.count(&results);
-        if self.inner.feed.receiver_count() > 0 {
-            for (whose, result) in customers.into_iter().zip(&results) {
-                if let (Some((customer_id, occurred_at)), Status::Processed) =
-                    (whose, result.status)
-                {
-                    let committed = Committed {
-                        customer_id,
-                        occurred_at,
-                        result: result.clone(),
-                    };
-                    // Nobody listening is not an error.
-                    let _ = self.inner.feed.send(Arc::new(committed));
+        let shared = self.inner.store.shares_commits();
+        if !shared && self.inner.feed.receiver_count() == 0 {
+            return Ok(results);
+        }
+        let mut notices = Vec::new();
+        for (whose, result) in customers.into_iter().zip(&results) {
+            if let (Some((customer_id, occurred_at)), Status::Processed) = (whose, result.status) {
+                let committed = Committed {
+                    customer_id,
+                    occurred_at,
+                    result: result.clone(),
+                };
+                // Nobody listening is not an error.
+                let _ = self.inner.feed.send(Arc::new(committed.clone()));
+                if shared && moved(result) {
+                    notices.push(committed);
                 }
             }
         }
+        if !notices.is_empty() {
+            // The other nodes hear of it within a moment; ingestion does not wait for that.
+            let (store, node) = (self.inner.store.clone(), self.inner.node.clone());
+            tokio::spawn(async move {
+                if let Err(e) = store.announce(&node, notices).await {
+                    tracing::warn!(error = %e, "cannot announce commits to the other nodes");
+                }
+            });
+        }
         Ok(results)
+    }
+
+    /// This process's id among the nodes sharing the database.
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// Adds a worker: reported in `/metrics` and `/readyz`, stopped before the pipeline.
+    pub fn add_worker(&self, worker: Arc<dyn Worker>) {
+        if let Ok(mut workers) = self.inner.workers.lock() {
+            workers.push(worker);
+        }
+    }
+
+    /// The workers added.
+    pub fn workers(&self) -> Vec<Arc<dyn Worker>> {
+        self.inner
+            .workers
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default()
     }
 
     fn count(&self, results: &[EventResult]) {
@@ -223,8 +280,28 @@ impl App {
         }
     }
 
-    /// Finishes every event already submitted and stops the pipeline.
+    /// Stops the workers (finishing their work in flight), then finishes every event already
+    /// submitted and stops the pipeline.
     pub async fn shutdown(&self) {
+        for worker in self.workers() {
+            worker.stop().await;
+        }
         self.inner.pipeline.shutdown().await;
     }
+}
+
+/// Whether an event moved anything a subscriber sees: progress, a completion, a reward.
+fn moved(result: &EventResult) -> bool {
+    !result.rewards.is_empty()
+        || result.outcomes.iter().any(|o| {
+            matches!(
+                o.outcome,
+                engine::Outcome::Progressed | engine::Outcome::Completed { .. }
+            )
+        })
+}
+
+/// A random id for this process: 16 hex digits.
+fn node_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }

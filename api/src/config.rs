@@ -85,6 +85,22 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter, in `RUST_LOG` syntax (`info`, `offerflow=debug,sqlx=warn`).
     pub log_level: String,
+    /// The NATS server events are consumed from (`nats://127.0.0.1:4222`); empty: none.
+    pub nats_url: String,
+    /// The JetStream stream of events, created if missing.
+    pub nats_stream: String,
+    /// The subjects that stream holds; an event may be published on any of them.
+    pub nats_subject: String,
+    /// The prefix of the durable consumers' names: partition `p` is `{nats_consumer}-{p}`.
+    pub nats_consumer: String,
+    /// How long JetStream waits for an ack before it redelivers a message, in milliseconds;
+    /// also how long a node's hold on a partition lasts unrenewed.
+    pub nats_ack_wait_ms: u64,
+    /// Most messages read and applied in one batch, per partition.
+    pub nats_batch: usize,
+    /// How many partitions the stream is divided into (by customer): the most nodes that
+    /// consume it at once. Every node of a deployment must use the same number.
+    pub nats_partitions: u32,
 }
 
 /// How log lines are written.
@@ -134,6 +150,13 @@ impl Default for Config {
             rate_limit_burst: 200,
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
+            nats_url: String::new(),
+            nats_stream: "OFFERFLOW_EVENTS".to_owned(),
+            nats_subject: "offerflow.events.>".to_owned(),
+            nats_consumer: "offerflow".to_owned(),
+            nats_ack_wait_ms: 30_000,
+            nats_batch: 256,
+            nats_partitions: 16,
         }
     }
 }
@@ -297,6 +320,32 @@ impl Config {
             return Err(ApiError::Config(
                 "rate_limit_burst must be at least 1 when rate_limit_per_second is set".into(),
             ));
+        }
+        if !(1_000..=3_600_000).contains(&self.nats_ack_wait_ms) {
+            return Err(ApiError::Config(
+                "nats_ack_wait_ms must be between 1000 and 3600000".into(),
+            ));
+        }
+        if self.nats_batch == 0 || self.nats_batch > self.max_events_per_request {
+            return Err(ApiError::Config(
+                "nats_batch must be between 1 and max_events_per_request".into(),
+            ));
+        }
+        if !(1..=1024).contains(&self.nats_partitions) {
+            return Err(ApiError::Config(
+                "nats_partitions must be between 1 and 1024".into(),
+            ));
+        }
+        for (name, value) in [
+            ("nats_stream", &self.nats_stream),
+            ("nats_subject", &self.nats_subject),
+            ("nats_consumer", &self.nats_consumer),
+        ] {
+            if value.trim().is_empty() || value.contains(char::is_whitespace) {
+                return Err(ApiError::Config(format!(
+                    "{name} must be a name without spaces"
+                )));
+            }
         }
         if self.database_url.trim().is_empty() {
             return Err(ApiError::Config("database_url must not be empty".into()));

@@ -395,6 +395,9 @@ async fn metrics(
     let app = &shared.app;
     let caches = app.store().cache_stats();
     let mut text = app.metrics().render();
+    for worker in app.workers() {
+        text.push_str(&worker.metrics());
+    }
     text.push_str("# HELP offerflow_cache_requests_total Cache lookups, by cache and result.\n# TYPE offerflow_cache_requests_total counter\n");
     for (cache, result, counter) in [
         ("compiled", "hit", &caches.compiled_hits),
@@ -545,7 +548,12 @@ async fn healthz() -> &'static str {
 
 /// Ready when the database answers and has every migration applied.
 async fn readyz(State(shared): State<Shared>) -> Response {
-    match shared.app.store().readiness().await {
+    let workers = shared.app.workers();
+    let ready = match shared.app.store().readiness().await {
+        Ok(()) => workers.iter().try_for_each(|w| w.readiness()),
+        Err(reason) => Err(reason),
+    };
+    match ready {
         Ok(()) => Json(json!({"ready": true})).into_response(),
         Err(reason) => {
             let body = json!({"ready": false, "reason": reason});

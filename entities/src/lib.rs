@@ -13,8 +13,11 @@ pub mod inbox;
 pub mod migration;
 pub mod outbox;
 pub mod progress;
+pub mod rejected_event;
 pub mod reward;
 pub mod setting;
+pub mod source_lease;
+pub mod source_node;
 
 pub use migration::{Migrator, migrate};
 pub use sea_orm;

@@ -15,7 +15,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Init), Box::new(Access)]
+        vec![Box::new(Init), Box::new(Access), Box::new(EventSources)]
     }
 }
 
@@ -210,6 +210,57 @@ impl MigrationTrait for Access {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in ["settings", "api_keys"] {
+            m.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The NATS event source's partition leases and nodes, and the events it refused.
+#[derive(Debug)]
+struct EventSources;
+
+impl MigrationName for EventSources {
+    fn name(&self) -> &str {
+        "m0017_event_sources"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for EventSources {
+    /// Whole or not at all, as [`Init`].
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let tables = [
+            Table::create()
+                .table("source_leases")
+                .col(integer("partition").primary_key())
+                .col(string_null("holder"))
+                .col(timestamp_with_time_zone("expires_at"))
+                .to_owned(),
+            Table::create()
+                .table("source_nodes")
+                .col(string("node").primary_key())
+                .col(timestamp_with_time_zone("seen_at"))
+                .to_owned(),
+            Table::create()
+                .table("rejected_events")
+                .col(string("event_id").primary_key())
+                .col(text("result"))
+                .col(timestamp_with_time_zone("rejected_at"))
+                .to_owned(),
+        ];
+        for table in tables {
+            m.create_table(table).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["rejected_events", "source_nodes", "source_leases"] {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

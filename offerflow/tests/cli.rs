@@ -211,8 +211,16 @@ fn migrate_applies_then_reports_up_to_date() {
     };
     let (code, out) = run();
     assert_eq!(code, Some(0), "{out}");
+    // Every migration, each numbered out of all of them, the last one last.
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split(" applied ").nth(1))
+        .collect();
+    let total = names.len();
+    assert!(total >= 2, "{out}");
+    assert!(out.contains(&format!("[1/{total}] applied")), "{out}");
     assert!(
-        out.contains("[1/2] applied") && out.contains("[2/2] applied m0002_access"),
+        out.contains(&format!("[2/{total}] applied m0002_access")),
         "{out}"
     );
     let (code, out) = run();

@@ -34,11 +34,13 @@ mod fault;
 mod pipeline;
 mod ports;
 mod read;
+mod sources;
 mod view;
 
 pub use error::{Error, Result};
 pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, PipelineStats};
 pub use read::OFFER_CAMPAIGNS_TTL;
+pub use sources::{COMMITS_CHANNEL, CommitNotice};
 pub use view::VIEW_TTL;
 
 use campaigns::{CampaignSpec, CompiledCampaign, Customer};
@@ -95,6 +97,10 @@ pub struct Store {
     /// Moved by every drop of views, under its lock (see the `view` module).
     view_epoch: Arc<Mutex<u64>>,
     stats: Arc<CacheStats>,
+    /// The database's URL: a PostgreSQL listener opens a connection of its own.
+    url: Arc<str>,
+    /// Where this database's nodes announce commits (PostgreSQL only; see the `sources` module).
+    channel: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -277,7 +283,10 @@ impl Store {
                 reason: e.to_string(),
             })?;
         entities::migrate(&db).await?;
+        let channel = sources::commits_channel(&db).await?;
         Ok(Store {
+            url: url.as_str().into(),
+            channel,
             db,
             compiled: Cache::new(10_000),
             progress: Cache::new(PROGRESS_CACHE_CUSTOMERS),

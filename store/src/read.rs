@@ -93,13 +93,16 @@ impl Store {
         rows.into_iter().map(ledger_entry).collect()
     }
 
-    /// The result an event got when it was processed, if it was.
+    /// The result an event got when it was processed, or refused by an event source, if it was.
     pub async fn event_result(&self, id: &str) -> Result<Option<EventResult>> {
         let row = inbox::Entity::find_by_id(id.to_owned())
             .one(&self.db)
             .await?;
-        row.map(|r| Ok(serde_json::from_str(&r.result)?))
-            .transpose()
+        match row {
+            Some(r) => Ok(Some(serde_json::from_str(&r.result)?)),
+            // An event a source refused (a NATS message that was not a valid event).
+            None => self.rejection(id).await,
+        }
     }
 
     /// The campaigns that may be offered (published or ended), in key order, compiled. The

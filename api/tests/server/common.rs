@@ -74,6 +74,15 @@ impl TestServer {
             ..Config::default()
         };
         tune(&mut config);
+        Self::serve(config, schema, dir).await
+    }
+
+    async fn serve(
+        config: Config,
+        schema: Option<(String, String)>,
+        dir: Option<tempfile::TempDir>,
+    ) -> TestServer {
+        let database_url = config.database_url.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -100,6 +109,16 @@ impl TestServer {
             schema,
             _dir: dir,
         }
+    }
+
+    /// Another node: a server of its own on the database `database_url` another test server
+    /// created (it drops nothing when it stops).
+    pub async fn on(database_url: &str) -> TestServer {
+        let config = Config {
+            database_url: database_url.to_owned(),
+            ..Config::default()
+        };
+        Self::serve(config, None, None).await
     }
 
     /// Sends a GraphQL operation with the admin key and returns the whole response (`data`

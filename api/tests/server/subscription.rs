@@ -18,9 +18,8 @@ goal: {kind: count, when: 'event.type == "app.opened"', target: 2}
 rewards: [{kind: badge, amount: 1}]
 "#;
 
-#[tokio::test]
-async fn offer_updates_arrive_over_a_websocket() {
-    let server = TestServer::start("sqlite", |_| {}).await;
+/// Creates and publishes [`CAMPAIGN`].
+async fn publish_two_opens(server: &TestServer) {
     server
         .data(
             "mutation($s: String!) { createCampaign(source: $s) { key } }",
@@ -33,6 +32,12 @@ async fn offer_updates_arrive_over_a_websocket() {
             json!({}),
         )
         .await;
+}
+
+#[tokio::test]
+async fn offer_updates_arrive_over_a_websocket() {
+    let server = TestServer::start("sqlite", |_| {}).await;
+    publish_two_opens(&server).await;
 
     let url = format!("{}/graphql/ws", server.base.replacen("http", "ws", 1));
     let mut request = url.into_client_request().expect("request");
@@ -279,4 +284,77 @@ async fn a_key_revoked_by_another_node_ends_subscriptions_within_the_bound() {
         other.shutdown().await;
         server.stop().await;
     }
+}
+
+/// Nodes on one PostgreSQL database hear each other's commits (`LISTEN`/`NOTIFY`): a
+/// subscriber on one node receives the update for an event ingested through another, within
+/// a second, and the other node's offers view is fresh at once.
+#[tokio::test]
+async fn a_subscriber_hears_events_ingested_by_another_node() {
+    if std::env::var("OFFERFLOW_TEST_POSTGRES_URL").is_err() {
+        eprintln!("OFFERFLOW_TEST_POSTGRES_URL is not set: the cross-node test is skipped");
+        return;
+    }
+    let server = TestServer::start("postgres", |_| {}).await;
+    publish_two_opens(&server).await;
+    // The subscriber's node has read the customer's offers first (its view is cached).
+    let offers = r#"{ customer(id: "c7") { offers(at: "2026-12-01T12:00:00Z") { campaign progress { current } } } }"#;
+    let before = server.data(offers, json!({})).await;
+    assert_eq!(
+        before["customer"]["offers"][0]["progress"]["current"], 0.0,
+        "{before}"
+    );
+    let (secret, _) = key(&server, "watcher", "READ").await;
+    let mut client = Client::open(&server, "graphql-transport-ws", &secret, false).await;
+    client
+        .subscribe(
+            "1",
+            r#"subscription { offerUpdates(customerId: "c7") { eventId rewards { campaign } } }"#,
+        )
+        .await;
+    wait_running(&server, 1).await;
+
+    // Another node, on the same database, serving HTTP of its own.
+    let other = TestServer::on(&server.database_url).await;
+    let events = [
+        event("x1", "c7", "app.opened", "2026-12-01T10:00:00Z", json!({})),
+        event("x2", "c7", "app.opened", "2026-12-01T11:00:00Z", json!({})),
+    ];
+    let (status, _) = other
+        .post("/v1/events", "application/x-ndjson", ndjson(&events[..1]))
+        .await;
+    assert_eq!(status, 200);
+    let started = std::time::Instant::now();
+    let first = client.next_within(Duration::from_secs(5)).await.json();
+    assert_eq!(
+        first["payload"]["data"]["offerUpdates"]["eventId"], "x1",
+        "{first}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // The subscriber's node sees the progress at once, though its view was cached.
+    let after = server.data(offers, json!({})).await;
+    assert_eq!(
+        after["customer"]["offers"][0]["progress"]["current"], 1.0,
+        "{after}"
+    );
+    let (status, _) = other
+        .post("/v1/events", "application/x-ndjson", ndjson(&events[1..]))
+        .await;
+    assert_eq!(status, 200);
+    let second = client.next_within(Duration::from_secs(5)).await.json();
+    assert_eq!(
+        second["payload"]["data"]["offerUpdates"]["eventId"], "x2",
+        "{second}"
+    );
+    assert_eq!(
+        second["payload"]["data"]["offerUpdates"]["rewards"][0]["campaign"], "two-opens",
+        "{second}"
+    );
+    client.close().await;
+    other.stop().await;
+    server.stop().await;
 }

@@ -3,6 +3,7 @@
 //! Exit codes are the same for every command: 0 success, 1 the input was read and found wrong
 //! (an invalid spec), 2 usage or I/O errors.
 
+mod events;
 mod generate;
 mod keys;
 mod migrate;
@@ -77,6 +78,11 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
     },
+    /// Events onto the NATS JetStream stream the servers consume.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// The reward ledger.
     Rewards {
         #[command(subcommand)]
@@ -122,6 +128,28 @@ impl DatabaseArgs {
             }
         }
     }
+}
+
+/// `offerflow events ...`
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Publish events (NDJSON, one event per line; `-` reads stdin), each with `Nats-Msg-Id`
+    /// set to its id. The NATS settings come from the configuration `serve` reads.
+    Publish {
+        /// The NDJSON file, or `-`.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// A TOML configuration file, as `serve` reads it (its `nats_*` settings are used).
+        #[arg(long, env = "OFFERFLOW_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The NATS server [default: the configuration's `nats_url`, else nats://127.0.0.1:4222].
+        #[arg(long, value_name = "URL")]
+        nats_url: Option<String>,
+        /// The subject [default: one under the configuration's `nats_subject`,
+        /// `offerflow.events.published`].
+        #[arg(long)]
+        subject: Option<String>,
+    },
 }
 
 /// `offerflow rewards ...`
@@ -250,6 +278,34 @@ pub fn run() -> ExitCode {
             format,
             junit,
         } => replay::run(&fixtures, database_url.as_deref(), format, junit.as_deref()),
+        Command::Events {
+            command:
+                EventsCommand::Publish {
+                    file,
+                    config,
+                    nats_url,
+                    subject,
+                },
+        } => {
+            let flags = api::config::Flags::default();
+            let c = match api::config::Config::load(config.as_deref(), std::env::vars(), &flags) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::Error.into();
+                }
+            };
+            let url = nats_url
+                .or((!c.nats_url.is_empty()).then(|| c.nats_url.clone()))
+                .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned());
+            let target = events::Target {
+                url,
+                subject: subject.unwrap_or_else(|| events::default_subject(&c.nats_subject)),
+                stream: c.nats_stream,
+                stream_subjects: c.nats_subject,
+            };
+            events::publish(&file, &target)
+        }
         Command::Rewards {
             command: RewardsCommand::Export { database },
         } => match database.url() {

@@ -1,9 +1,12 @@
 //! `offerflow serve`: the GraphQL API and HTTP server.
 
 use super::Exit;
-use api::app::App;
+use api::app::{App, Worker};
 use api::config::{Config, Flags, LogFormat};
+use futures_util::future::BoxFuture;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 pub(super) fn run(config_file: Option<&Path>, flags: &Flags) -> Exit {
     let config = match Config::load(config_file, std::env::vars(), flags) {
@@ -71,13 +74,63 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "auth = false: every request is allowed everything; never expose this server"
         );
     }
-    tracing::info!(%address, %database, "offerflow is serving");
+    if !app.config().nats_url.is_empty() {
+        let source = start_source(&app).await?;
+        app.add_worker(source);
+    }
+    tracing::info!(%address, %database, node = %app.node(), "offerflow is serving");
     eprintln!(
         "offerflow listening on http://{address} (GraphiQL at http://{address}/graphql), database {database}"
     );
     api::server::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("offerflow stopped: every accepted event is committed");
     Ok(())
+}
+
+/// The NATS JetStream event source (DESIGN §8), feeding the server's own ingestion.
+async fn start_source(app: &App) -> anyhow::Result<Arc<dyn Worker>> {
+    let c = app.config();
+    let config = sources::NatsConfig {
+        url: c.nats_url.clone(),
+        stream: c.nats_stream.clone(),
+        subject: c.nats_subject.clone(),
+        consumer: c.nats_consumer.clone(),
+        ack_wait: Duration::from_millis(c.nats_ack_wait_ms),
+        batch: c.nats_batch,
+        partitions: c.nats_partitions,
+    };
+    let ingest_app = app.clone();
+    let ingest: sources::Ingest = Arc::new(move |events| {
+        let app = ingest_app.clone();
+        Box::pin(async move { app.ingest(events).await.map_err(|e| e.to_string()) })
+    });
+    let source = sources::NatsSource::start(
+        config.clone(),
+        app.store().clone(),
+        ingest,
+        app.node().to_owned(),
+    )
+    .await?;
+    tracing::info!(url = %config.url, stream = %config.stream, partitions = config.partitions, "consuming events from NATS JetStream");
+    Ok(Arc::new(Source(source)))
+}
+
+/// The source as the server's worker.
+#[derive(Debug)]
+struct Source(sources::NatsSource);
+
+impl Worker for Source {
+    fn metrics(&self) -> String {
+        self.0.stats().render()
+    }
+
+    fn readiness(&self) -> Result<(), String> {
+        self.0.readiness()
+    }
+
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.0.shutdown())
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -38,7 +38,7 @@ mod view;
 
 pub use error::{Error, Result};
 pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, PipelineStats};
-pub use read::OFFER_CAMPAIGNS_TTL;
+pub use read::{CampaignTotals, OFFER_CAMPAIGNS_TTL, ProcessedEvent};
 pub use view::VIEW_TTL;
 
 use campaigns::{CampaignSpec, CompiledCampaign, Customer};

@@ -201,9 +201,9 @@ export async function authorPage(main, key) {
             "p",
             { class: "facts" },
             badge(campaign.status),
-            ` version ${campaign.version}`,
+            campaign.version ? ` version ${campaign.version}` : " never published",
             campaign.hasUnpublishedChanges && campaign.version > 0 ? " · draft differs from the published version" : "",
-            ` · ${campaign.rewardsIssued} rewards issued`,
+            ` · ${campaign.rewardsIssued} reward${campaign.rewardsIssued === 1 ? "" : "s"} issued`,
             campaign.budgetLeft === null ? "" : ` · ${campaign.budgetLeft} left in budget`,
           )
         : null,
@@ -212,19 +212,17 @@ export async function authorPage(main, key) {
   );
 
   function lifecycle(c) {
+    // A published campaign whose draft is its running version has nothing to publish.
+    const nothingNew = c.version > 0 && !c.hasUnpublishedChanges;
     return Object.entries(STEPS)
-      .filter(([, s]) => s.allowed(c))
+      .filter(([name, s]) => s.allowed(c) && !(name === "publish" && nothingNew))
       .map(([name, s]) => {
         const button = h(
           "button",
           { type: "button", id: `action-${name}`, onclick: () => steer(c, name, s) },
           s.label,
         );
-        let verdict = mayAuthor;
-        if (verdict.ok && name === "publish" && c.version > 0 && !c.hasUnpublishedChanges) {
-          verdict = { ok: false, reason: `Nothing to publish: the draft is version ${c.version}.` };
-        }
-        return guarded(button, verdict);
+        return guarded(button, mayAuthor);
       });
   }
 

@@ -48,7 +48,7 @@ export function say(text, kind = "info") {
   const box = $("status");
   fill(box, h("p", { class: `toast ${kind}` }, text));
   clearTimeout(say.timer);
-  say.timer = setTimeout(() => box.replaceChildren(), 6000);
+  say.timer = setTimeout(() => box.replaceChildren(), 4000);
 }
 
 /** A date-time as the marketer's locale writes it, or a dash. */

@@ -23,22 +23,45 @@ function scalar(v) {
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
-function lines(value, indent) {
+// The API answers specs with their keys sorted; marketers read them in the spec's own order
+// (docs/campaigns.md), by the key that holds them. Keys not named here follow, as they came.
+const ORDERS = {
+  "": ["key", "name", "description", "schedule", "audience", "goal", "rewards", "limits", "priority"],
+  schedule: ["starts_at", "ends_at", "timezone"],
+  goal: ["kind", "when", "value", "target", "within", "period", "steps"],
+  steps: ["name", "when"],
+  rewards: ["kind", "amount", "amount_expr", "code", "description"],
+  limits: ["per_customer", "max_rewards"],
+  get spec() {
+    return this[""];
+  },
+};
+
+/** The entries of `value` in the spec's order, leaving out empty objects (a default). */
+function entries(value, parent) {
+  const order = ORDERS[parent] || [];
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  return Object.entries(value)
+    .filter(([, v]) => !(isObject(v) && !Object.keys(v).length))
+    .sort(([a], [b]) => rank(a) - rank(b));
+}
+
+function lines(value, indent, parent) {
   const pad = " ".repeat(indent);
   const out = [];
   if (Array.isArray(value)) {
     for (const item of value) {
       if ((isObject(item) && Object.keys(item).length) || (Array.isArray(item) && item.length)) {
-        const inner = lines(item, indent + 2);
+        const inner = lines(item, indent + 2, parent);
         out.push(`${pad}- ${inner[0].trimStart()}`, ...inner.slice(1));
       } else {
         out.push(`${pad}- ${inline(item)}`);
       }
     }
   } else {
-    for (const [k, v] of Object.entries(value)) {
+    for (const [k, v] of entries(value, parent)) {
       if ((isObject(v) && Object.keys(v).length) || (Array.isArray(v) && v.length)) {
-        out.push(`${pad}${scalar(k)}:`, ...lines(v, Array.isArray(v) ? indent + 2 : indent + 2));
+        out.push(`${pad}${scalar(k)}:`, ...lines(v, indent + 2, k));
       } else {
         out.push(`${pad}${scalar(k)}: ${inline(v)}`);
       }
@@ -56,5 +79,5 @@ function inline(v) {
 /** `value` (a JSON object) as a YAML document ending in a newline. */
 export function toYaml(value) {
   if (!isObject(value) && !Array.isArray(value)) return `${scalar(value)}\n`;
-  return `${lines(value, 0).join("\n")}\n`;
+  return `${lines(value, 0, "").join("\n")}\n`;
 }

@@ -44,7 +44,7 @@ const STEPS = {
     allowed: (c) => ["DRAFT", "PUBLISHED", "PAUSED"].includes(c.status),
     says: (c) =>
       c.version === 0
-        ? `Version 1 goes live now: every event from now on counts toward it, and customers who complete it earn its rewards.`
+        ? `Version 1 goes live now: every event sent from now on counts toward it, and customers who complete it earn its rewards.`
         : `The draft becomes version ${c.version + 1}; it replaces version ${c.version} for every event from now on. Progress customers made so far is kept.`,
   },
   pause: {

@@ -11,7 +11,9 @@
 use crate::common::{TestServer, event, ndjson};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
 use serde_json::{Value, json};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +33,22 @@ rewards:
 ";
 
 const XSS: &str = "<img src=x onerror=alert(1)>";
+
+/// Three orders of `customer` on January 1st, 2nd and 3rd, with ids `<prefix>1` to `<prefix>3`.
+fn orders(prefix: &str, customer: &str) -> Vec<Value> {
+    (1..=3)
+        .map(|i| {
+            let at = format!("2026-01-0{i}T10:00:00Z");
+            event(
+                &format!("{prefix}{i}"),
+                customer,
+                "order.completed",
+                &at,
+                json!({}),
+            )
+        })
+        .collect()
+}
 
 /// The first of `names` found on `PATH`.
 fn which(names: &[&str]) -> Option<PathBuf> {
@@ -204,9 +222,18 @@ async fn the_console_journey_in_chromium() {
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/console");
     std::fs::create_dir_all(&shots).expect("screenshot folder");
     let page = Page { client, shots };
-    let outcome = tokio::time::timeout(Duration::from_secs(240), journey(&server, &page)).await;
+    // The browser is closed whatever happens, so that a failing run leaves no Chromium behind.
+    let outcome = AssertUnwindSafe(tokio::time::timeout(
+        Duration::from_secs(240),
+        journey(&server, &page),
+    ))
+    .catch_unwind()
+    .await;
     let _ = page.client.clone().close().await;
-    outcome.expect("the journey took over 4 minutes");
+    match outcome {
+        Ok(finished) => finished.expect("the journey took over 4 minutes"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
     server.stop().await;
 }
 
@@ -267,18 +294,7 @@ async fn journey(server: &TestServer, page: &Page) {
 
     // Simulate: three orders for c1 complete the goal on the third.
     page.click("#tab-simulate").await;
-    let events: Vec<Value> = (1..=3)
-        .map(|i| {
-            event(
-                &format!("s{i}"),
-                "c1",
-                "order.completed",
-                &format!("2026-01-0{i}T10:00:00Z"),
-                json!({}),
-            )
-        })
-        .collect();
-    let lines = String::from_utf8(ndjson(&events)).unwrap();
+    let lines = String::from_utf8(ndjson(&orders("s", "c1"))).unwrap();
     page.type_into("#sim-events", &lines).await;
     page.click("#simulate").await;
     let summary = page.text("#sim-summary").await;
@@ -300,25 +316,31 @@ async fn journey(server: &TestServer, page: &Page) {
     page.click("#confirm-ok").await;
     page.wait(".facts .badge.published").await;
 
+    // A change to the draft, through the form: the running version stays until published,
+    // and *Changes to publish* shows the line that would change.
+    page.type_into("#form-target", "4").await;
+    page.wait_until(r#"document.getElementById("spec-yaml").value.includes("target: 4")"#)
+        .await;
+    page.wait(".diag-summary.good").await;
+    page.click("#save-draft").await;
+    page.wait_xpath(r#"//p[@class="facts" and contains(., "draft differs")]"#)
+        .await;
+    page.click("#tab-changes").await;
+    page.wait_xpath(r#"//pre[@class="diff"]/span[@class="del" and contains(., "target: 3")]"#)
+        .await;
+    page.wait_xpath(r#"//pre[@class="diff"]/span[@class="add" and contains(., "target: 4")]"#)
+        .await;
+    page.shot("05b-changes").await;
+
     // Events through the API: c1 orders three times.
-    let sent: Vec<Value> = (1..=3)
-        .map(|i| {
-            event(
-                &format!("o{i}"),
-                "c1",
-                "order.completed",
-                &format!("2026-01-0{i}T10:00:00Z"),
-                json!({}),
-            )
-        })
-        .chain([event(
-            "o4",
-            "c2",
-            "order.completed",
-            "2026-01-01T11:00:00Z",
-            json!({}),
-        )])
-        .collect();
+    let mut sent = orders("o", "c1");
+    sent.push(event(
+        "o4",
+        "c2",
+        "order.completed",
+        "2026-01-01T11:00:00Z",
+        json!({}),
+    ));
     let (status, answer) = server
         .post("/v1/events", "application/x-ndjson", ndjson(&sent))
         .await;
@@ -350,6 +372,20 @@ async fn journey(server: &TestServer, page: &Page) {
     page.click("#action-pause").await;
     let body = page.text("#confirm-body").await;
     assert!(body.contains("Events stop counting"), "{body}");
+    // From the keyboard: the dialog takes focus (on Cancel), Escape cancels it.
+    let focused = page.client.active_element().await.expect("focus");
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("confirm-cancel")
+    );
+    focused
+        .send_keys(&char::from(Key::Escape).to_string())
+        .await
+        .unwrap();
+    page.wait("dialog#confirm:not([open])").await;
+    page.wait(".facts .badge.published").await;
+    page.click("#action-pause").await;
+    page.wait("dialog#confirm[open]").await;
     page.click("#confirm-ok").await;
     page.wait(".facts .badge.paused").await;
     page.wait("#action-resume").await;
@@ -378,6 +414,15 @@ async fn journey(server: &TestServer, page: &Page) {
         .unwrap();
     assert!(images.is_empty(), "the name became an element");
     page.no_alert().await;
+    let status = page.wait("#filter-status").await;
+    status.select_by_value("PAUSED").await.expect("filter");
+    page.wait_xpath(r#"//table[@id="campaigns-table"]/caption[.="1 campaign"]"#)
+        .await;
+    assert!(page.text("#campaigns-table").await.contains("three-orders"));
+    let status = page.wait("#filter-status").await;
+    status.select_by_value("").await.expect("no filter");
+    page.wait_xpath(r#"//table[@id="campaigns-table"]/caption[.="2 campaigns"]"#)
+        .await;
     page.type_into("#search", "three").await;
     page.wait_xpath(r#"//table[@id="campaigns-table"]/caption[.="1 campaign"]"#)
         .await;

@@ -56,6 +56,7 @@ function signInPage(message) {
   $("who").hidden = true;
   fill(main, form);
   key.focus();
+  markReady();
 }
 
 function chrome(section) {
@@ -142,6 +143,12 @@ async function route() {
     main.removeAttribute("aria-busy");
   }
   document.title = `${main.querySelector("h1")?.textContent || "Console"} · Offerflow`;
+  markReady();
+}
+
+// When the first page became usable, for the browser test (and anyone's DevTools).
+function markReady() {
+  if (!performance.getEntriesByName("offerflow:ready").length) performance.mark("offerflow:ready");
 }
 
 $("sign-out").addEventListener("click", () => {

@@ -89,7 +89,12 @@ export function simulatePanel(source) {
     field("Events: a JSON array, or one JSON object a line (NDJSON)", events),
     field("Or upload a file", upload),
     field("Customer profiles (optional JSON array), for audiences", customers),
-    h("div", { class: "actions" }, button),
+    h(
+      "div",
+      { class: "actions" },
+      button,
+      h("button", { type: "button", class: "quiet", onclick: () => (events.value = EXAMPLE) }, "Use example events"),
+    ),
     out,
   );
 }
@@ -129,7 +134,7 @@ function result(s) {
           ? h(
               "span",
               { class: "progress" },
-              h("progress", { max: 100, value: e.progress.percent }),
+              h("progress", { max: 100, value: e.progress.percent, "aria-label": `${Math.round(e.progress.percent)} percent` }),
               ` ${e.progress.current} / ${e.progress.target}`,
             )
           : "—",

@@ -253,6 +253,19 @@ async fn journey(server: &TestServer, page: &Page) {
         .await
         .expect("open the console");
     page.wait("#api-key").await;
+    // The first page is usable within a second of the navigation (the page marks the moment
+    // it rendered); the bound is looser here, for a CI machine running other tests at once.
+    let ready = page
+        .client
+        .execute(
+            r#"return performance.getEntriesByName("offerflow:ready")[0].startTime;"#,
+            vec![],
+        )
+        .await
+        .expect("the ready mark");
+    let ready = ready.as_f64().expect("milliseconds");
+    eprintln!("the console's first page was usable {ready:.0} ms after navigation");
+    assert!(ready < 3000.0, "{ready} ms");
     page.shot("01-sign-in").await;
     page.type_into("#api-key", &server.key).await;
     page.click("#sign-in").await;
@@ -305,6 +318,23 @@ async fn journey(server: &TestServer, page: &Page) {
     page.wait_xpath(r#"//table[@id="sim-table"]//td[contains(., "2 / 3")]"#)
         .await;
     page.shot("04-simulate").await;
+    // Or upload a file: a JSON array this time.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("events.json");
+    let array = Value::Array(orders("u", "c7")[..2].to_vec());
+    std::fs::write(&file, array.to_string()).expect("write events");
+    page.wait("#sim-file")
+        .await
+        .send_keys(&file.display().to_string())
+        .await
+        .expect("upload");
+    page.wait_until(r#"document.getElementById("sim-events").value.startsWith("[")"#)
+        .await;
+    page.click("#simulate").await;
+    page.wait_xpath(r#"//p[@id="sim-summary" and starts-with(., "2 processed")]"#)
+        .await;
+    page.wait_xpath(r#"//table[@id="sim-table"]//td[.="c7"]"#)
+        .await;
 
     // Publish, after a confirmation that says what happens and shows the changes.
     page.click("#action-publish").await;

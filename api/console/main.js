@@ -47,8 +47,8 @@ function signInPage(message) {
       },
     },
     h("h1", { id: "sign-in-title" }, "Sign in to Offerflow"),
-    h("p", {}, "Use an API key (`offerflow keys create`). It is kept for this tab only and is sent to this server alone."),
-    field("API key", key, "of_… — stays in this tab; closing it signs you out"),
+    h("p", {}, "Use an API key: the admin key the server printed at its first start, or one from ", h("code", {}, "offerflow keys create"), "."),
+    field("API key", key, "Kept in this tab only and sent to this server alone; closing the tab signs you out."),
     error,
     h("button", { type: "submit", class: "primary", id: "sign-in" }, "Sign in"),
   );

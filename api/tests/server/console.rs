@@ -187,8 +187,12 @@ impl Page {
         self.wait(css).await.text().await.expect("text")
     }
 
-    /// Saves a screenshot as `docs/console/<name>.png`.
+    /// Saves a screenshot of the top of the page as `docs/console/<name>.png`.
     async fn shot(&self, name: &str) {
+        self.client
+            .execute("window.scrollTo(0, 0);", vec![])
+            .await
+            .expect("scroll");
         let png = self.client.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");

@@ -47,7 +47,7 @@ export function createForm({ onInput }) {
       { class: "steps-box" },
       h("legend", {}, "Steps, in order"),
       steps,
-      h("button", { type: "button", class: "quiet", onclick: () => addStep("", "", true) }, "Add a step"),
+      h("button", { type: "button", class: "quiet", id: "add-step", onclick: () => addStep("", "", true) }, "Add a step"),
     ),
   };
   const note = h("p", { class: "hint", id: "form-note" });

@@ -279,6 +279,25 @@ async fn journey(server: &TestServer, page: &Page) {
     // Write a campaign with an error: the diagnostic is shown at line 6.
     page.click("#new-campaign").await;
     page.wait(".diag-summary.good").await; // the starter spec checked
+
+    // The form writes the YAML: a sequence of two steps.
+    let kind = page.wait("#form-kind").await;
+    kind.select_by_value("sequence").await.expect("sequence");
+    page.wait_until(r#"document.getElementById("spec-yaml").value.includes("kind: sequence")"#)
+        .await;
+    for (n, name, when) in [
+        (1, "open", r#"event.type == "app.opened""#),
+        (2, "order", r#"event.type == "order.completed""#),
+    ] {
+        page.click("#add-step").await;
+        page.type_into(&format!("#form-step-name-{n}"), name).await;
+        page.type_into(&format!("#form-step-when-{n}"), when).await;
+    }
+    page.wait_until(
+        r#"document.getElementById("spec-yaml").value.includes("    - name: order\n      when: 'event.type == \"order.completed\"'")"#,
+    )
+    .await;
+    page.wait(".diag-summary.good").await;
     page.type_into("#spec-yaml", BROKEN).await;
     page.wait_xpath(r#"//li[@data-line="6" and contains(., "goal.target")]"#)
         .await;

@@ -93,5 +93,12 @@ export async function campaignsPage(main) {
     body,
     more,
   );
+  const verdict = can("read");
+  if (!verdict.ok) {
+    status.disabled = true;
+    search.disabled = true;
+    fill(body, h("p", { class: "why" }, `Campaigns cannot be listed: ${verdict.reason}`));
+    return;
+  }
   await load(true);
 }

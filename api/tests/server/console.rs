@@ -502,6 +502,19 @@ async fn journey(server: &TestServer, page: &Page) {
     );
     let why = page.text("#new-campaign + .why").await;
     assert!(why.contains("Needs scope admin or author"), "{why}");
+    // One that may only send events is told why there is no list, rather than an error.
+    let producer = server
+        .app
+        .keys()
+        .create("checkout", &[api::auth::Scope::Ingest])
+        .await
+        .expect("ingest key")
+        .secret;
+    page.click("#sign-out").await;
+    page.type_into("#api-key", &producer).await;
+    page.click("#sign-in").await;
+    let why = page.text("#campaign-list .why").await;
+    assert!(why.contains("this key has ingest"), "{why}");
     page.no_alert().await;
 }
 

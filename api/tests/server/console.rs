@@ -453,6 +453,12 @@ async fn journey(server: &TestServer, page: &Page) {
     }
     assert!(audit.contains("test-admin"), "{audit}");
     page.shot("07-audit").await;
+    // Resume it: events count again.
+    page.click("#action-resume").await;
+    let body = page.text("#confirm-body").await;
+    assert!(body.contains("Events count again"), "{body}");
+    page.click("#confirm-ok").await;
+    page.wait(".facts .badge.published").await;
 
     // The list: the markup-named campaign is shown as its characters, and nothing ran.
     page.click(r#"nav a[data-section="campaigns"]"#).await;
@@ -468,7 +474,7 @@ async fn journey(server: &TestServer, page: &Page) {
     assert!(images.is_empty(), "the name became an element");
     page.no_alert().await;
     let status = page.wait("#filter-status").await;
-    status.select_by_value("PAUSED").await.expect("filter");
+    status.select_by_value("PUBLISHED").await.expect("filter");
     page.wait_xpath(r#"//table[@id="campaigns-table"]/caption[.="1 campaign"]"#)
         .await;
     assert!(page.text("#campaigns-table").await.contains("three-orders"));

@@ -9,6 +9,7 @@
 //! where it fails (`.ci/run` installs them).
 
 use crate::common::{TestServer, event, ndjson};
+use api::auth::Scope;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt;
@@ -196,6 +197,14 @@ impl Page {
         let png = self.client.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Signs out, and in again with a new key named `name` of scope `scope`.
+    async fn sign_in_anew(&self, server: &TestServer, name: &str, scope: Scope) {
+        let key = server.app.keys().create(name, &[scope]).await.expect("key");
+        self.click("#sign-out").await;
+        self.type_into("#api-key", &key.secret).await;
+        self.click("#sign-in").await;
     }
 
     /// Fails if the page raised an alert (the markup in a name ran).
@@ -491,16 +500,7 @@ async fn journey(server: &TestServer, page: &Page) {
     page.shot("08-campaigns").await;
 
     // A key that may only read: authoring is shown disabled, with the reason.
-    let reader = server
-        .app
-        .keys()
-        .create("dashboard", &[api::auth::Scope::Read])
-        .await
-        .expect("read key")
-        .secret;
-    page.click("#sign-out").await;
-    page.type_into("#api-key", &reader).await;
-    page.click("#sign-in").await;
+    page.sign_in_anew(server, "dashboard", Scope::Read).await;
     let button = page.wait("#new-campaign").await;
     assert_eq!(
         button.prop("disabled").await.unwrap().as_deref(),
@@ -509,16 +509,7 @@ async fn journey(server: &TestServer, page: &Page) {
     let why = page.text("#new-campaign + .why").await;
     assert!(why.contains("Needs scope admin or author"), "{why}");
     // One that may only send events is told why there is no list, rather than an error.
-    let producer = server
-        .app
-        .keys()
-        .create("checkout", &[api::auth::Scope::Ingest])
-        .await
-        .expect("ingest key")
-        .secret;
-    page.click("#sign-out").await;
-    page.type_into("#api-key", &producer).await;
-    page.click("#sign-in").await;
+    page.sign_in_anew(server, "checkout", Scope::Ingest).await;
     let why = page.text("#campaign-list .why").await;
     assert!(why.contains("this key has ingest"), "{why}");
     page.no_alert().await;

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod graphql;
 pub mod limits;

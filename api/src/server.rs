@@ -1,6 +1,6 @@
 //! The HTTP server (axum): GraphQL at `/graphql` (POST; GraphiQL on GET), subscriptions over
 //! WebSocket at `/graphql/ws`, `POST /v1/events` for producers, `/healthz`, `/readyz` and
-//! `/metrics`.
+//! `/metrics`; the marketer console at `/console` ([`crate::console`]).
 //!
 //! Every request but the health checks passes one gate first: its credentials are read (an
 //! API key or a customer token as `Authorization: Bearer ...`; bad ones get 401), its
@@ -51,6 +51,9 @@ pub fn router(app: App) -> Router {
         .route("/graphql", get(graphiql).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
         .route("/graphql/assets/{name}", get(graphiql_asset))
+        .route("/console", get(console_index))
+        .route("/console/", get(console_index))
+        .route("/console/{*name}", get(console_file))
         .route("/v1/events", post(events))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -66,6 +69,7 @@ fn route(path: &str) -> &'static str {
         "/graphql" => "graphql",
         "/graphql/ws" => "graphql_ws",
         p if p.starts_with("/graphql/assets/") => "graphiql",
+        p if p == "/console" || p.starts_with("/console/") => "console",
         "/v1/events" => "events",
         "/metrics" => "metrics",
         "/healthz" => "healthz",
@@ -217,6 +221,16 @@ async fn graphiql() -> Response {
 /// GraphiQL's scripts and styles, from the binary.
 async fn graphiql_asset(Path(name): Path<String>) -> Response {
     graphql::graphiql::asset(&name)
+}
+
+/// The console's page, with no credentials needed (it asks for an API key itself).
+async fn console_index(headers: HeaderMap) -> Response {
+    crate::console::file("index.html", &headers)
+}
+
+/// The console's scripts, styles and images, from the binary.
+async fn console_file(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    crate::console::file(&name, &headers)
 }
 
 /// A body the size limit refused, or that could not be read.

@@ -39,7 +39,7 @@ mod view;
 
 pub use error::{Error, Result};
 pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, PipelineStats};
-pub use read::OFFER_CAMPAIGNS_TTL;
+pub use read::{CampaignTotals, OFFER_CAMPAIGNS_TTL, ProcessedEvent};
 pub use sources::{COMMITS_CHANNEL, CommitNotice};
 pub use view::VIEW_TTL;
 

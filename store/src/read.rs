@@ -172,3 +172,69 @@ impl Store {
         Ok(c)
     }
 }
+
+/// How much a campaign has given: rewards in the ledger and the completions its budget took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CampaignTotals {
+    /// Rewards issued, all customers and cycles.
+    pub rewards_issued: u64,
+    /// Its `max_rewards` cap, if it has one.
+    pub budget_max: Option<i64>,
+    /// Completions taken from the budget.
+    pub budget_taken: i64,
+}
+
+impl CampaignTotals {
+    /// Completions left before the cap, if it has one.
+    pub fn budget_left(&self) -> Option<i64> {
+        self.budget_max.map(|m| (m - self.budget_taken).max(0))
+    }
+}
+
+/// One event a customer sent, as it was processed.
+#[derive(Debug, Clone)]
+pub struct ProcessedEvent {
+    /// When it was processed.
+    pub processed_at: chrono::DateTime<chrono::Utc>,
+    /// What it did.
+    pub result: EventResult,
+}
+
+impl Store {
+    /// Campaign `key`'s rewards issued and budget (the ledger's identity index starts with the
+    /// campaign, so the count reads an index).
+    pub async fn campaign_totals(&self, key: &str) -> Result<CampaignTotals> {
+        use sea_orm::PaginatorTrait;
+        let rewards_issued = reward::Entity::find()
+            .filter(reward::Column::Campaign.eq(key))
+            .count(&self.db)
+            .await?;
+        let budget = budget::Entity::find_by_id(key.to_owned())
+            .one(&self.db)
+            .await?;
+        Ok(CampaignTotals {
+            rewards_issued,
+            budget_max: budget.as_ref().and_then(|b| b.max),
+            budget_taken: budget.map_or(0, |b| b.taken),
+        })
+    }
+
+    /// A customer's latest `limit` processed events, newest first, with their outcomes.
+    pub async fn customer_events(&self, id: &str, limit: u64) -> Result<Vec<ProcessedEvent>> {
+        let rows = inbox::Entity::find()
+            .filter(inbox::Column::CustomerId.eq(id))
+            .order_by_desc(inbox::Column::ProcessedAt)
+            .order_by_desc(inbox::Column::EventId)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ProcessedEvent {
+                    processed_at: r.processed_at,
+                    result: serde_json::from_str(&r.result)?,
+                })
+            })
+            .collect()
+    }
+}

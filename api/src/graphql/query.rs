@@ -5,11 +5,11 @@ use super::access::allow;
 use super::inputs::{CampaignInput, CustomerInput, read_spec};
 use super::simulate::{Simulation, simulate};
 use super::types::{
-    ApiKey, AuditEntry, Campaign, CampaignStatus, Diagnostic, EventOutcome, Offer, Reward,
-    ValidationResult, spec_json,
+    ApiKey, AuditEntry, Campaign, CampaignStatus, CustomerEvent, Diagnostic, EventOutcome, Offer,
+    Reward, ValidationResult, spec_json,
 };
 use crate::app::App;
-use crate::auth::Access;
+use crate::auth::{Access, Principal, Scope};
 use crate::error::EngineResultExt;
 use crate::error::{ApiError, Result as ApiResult};
 use async_graphql::connection::{Connection, Edge};
@@ -164,6 +164,12 @@ impl Query {
         Ok(keys.into_iter().map(ApiKey::from).collect())
     }
 
+    /// Who is asking: the API key's name and scopes (what the console may offer), or the
+    /// customer a token opens. With authentication off, every scope.
+    async fn viewer(&self, ctx: &Context<'_>) -> Viewer {
+        Viewer::of(super::access::principal(ctx))
+    }
+
     /// Audit entries, newest first, of one campaign or of all; `after` is the `id` of the
     /// last entry of the previous page.
     async fn audit_log(
@@ -234,6 +240,20 @@ impl Customer {
         Ok(offers.into_iter().map(Offer::from).collect())
     }
 
+    /// The customer's latest processed events, newest first, with what each did: why a
+    /// reward came or did not.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+    ) -> Result<Vec<CustomerEvent>> {
+        allow(ctx, Access::Customer(&self.id))?;
+        let app = ctx.data::<App>()?;
+        let limit = page_size(first).extend()?;
+        let events = app.store().customer_events(&self.id, limit).await.gql()?;
+        Ok(events.iter().map(CustomerEvent::from).collect())
+    }
+
     /// Rewards earned, in issue order; optionally from one campaign. `after` is the `id` of
     /// the last reward of the previous page.
     async fn rewards(
@@ -256,5 +276,32 @@ impl Customer {
         Ok(page(entries, limit, after.is_some(), |e| {
             (e.id.to_string(), Reward::from(&e))
         }))
+    }
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, async_graphql::SimpleObject)]
+pub struct Viewer {
+    /// The API key's name; `open` with authentication off; `customer` for a customer token.
+    pub name: String,
+    /// What the credentials may do (none for a customer token).
+    pub scopes: Vec<Scope>,
+    /// The customer a customer token opens.
+    pub customer_id: Option<String>,
+}
+
+impl Viewer {
+    fn of(principal: &Principal) -> Self {
+        let (name, scopes, customer_id) = match principal {
+            Principal::Open => ("open".to_owned(), Scope::ALL.to_vec(), None),
+            Principal::Anonymous => ("anonymous".to_owned(), Vec::new(), None),
+            Principal::Key { name, scopes, .. } => (name.clone(), scopes.clone(), None),
+            Principal::Customer { id } => ("customer".to_owned(), Vec::new(), Some(id.clone())),
+        };
+        Viewer {
+            name,
+            scopes,
+            customer_id,
+        }
     }
 }

@@ -206,6 +206,35 @@ impl Campaign {
             .gql()?;
         Ok(entries.into_iter().map(AuditEntry::from).collect())
     }
+
+    /// Rewards issued so far, all customers and cycles (at most 2^31 - 1).
+    async fn rewards_issued(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<i32> {
+        let totals = self.totals(ctx).await?;
+        Ok(i32::try_from(totals.rewards_issued).unwrap_or(i32::MAX))
+    }
+
+    /// Completions left before `maxRewards` is reached; absent when it has no cap.
+    async fn budget_left(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<i32>> {
+        let totals = self.totals(ctx).await?;
+        Ok(totals
+            .budget_left()
+            .map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
+    }
+}
+
+impl Campaign {
+    /// Its rewards issued and budget.
+    async fn totals(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<store::CampaignTotals> {
+        super::access::allow(ctx, crate::auth::Access::Campaigns)?;
+        let app = ctx.data::<crate::app::App>()?;
+        app.store().campaign_totals(&self.key).await.gql()
+    }
 }
 
 /// A spec as a JSON document.
@@ -522,6 +551,24 @@ impl From<&EventResult> for EventOutcome {
             }),
             outcomes: r.outcomes.iter().map(CampaignOutcome::from).collect(),
             rewards: r.rewards.iter().map(Reward::from).collect(),
+        }
+    }
+}
+
+/// One event a customer sent, as it was processed.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct CustomerEvent {
+    /// When it was processed.
+    pub processed_at: DateTime<Utc>,
+    /// What it did.
+    pub outcome: EventOutcome,
+}
+
+impl From<&store::ProcessedEvent> for CustomerEvent {
+    fn from(e: &store::ProcessedEvent) -> Self {
+        CustomerEvent {
+            processed_at: e.processed_at,
+            outcome: EventOutcome::from(&e.result),
         }
     }
 }

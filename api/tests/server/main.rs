@@ -6,6 +6,8 @@ mod answers;
 mod attacks;
 mod auth;
 mod common;
+mod console;
+mod console_api;
 mod contract;
 mod errors;
 mod freshness;

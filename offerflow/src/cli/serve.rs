@@ -80,7 +80,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(%address, %database, node = %app.node(), "offerflow is serving");
     eprintln!(
-        "offerflow listening on http://{address} (GraphiQL at http://{address}/graphql), database {database}"
+        "offerflow listening on http://{address} (console at http://{address}/console, GraphiQL at http://{address}/graphql), database {database}"
     );
     api::server::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("offerflow stopped: every accepted event is committed");

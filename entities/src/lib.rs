@@ -15,6 +15,9 @@ pub mod outbox;
 pub mod progress;
 pub mod reward;
 pub mod setting;
+pub mod webhook_attempt;
+pub mod webhook_endpoint;
+pub mod webhook_message;
 
 pub use migration::{Migrator, migrate};
 pub use sea_orm;

@@ -161,7 +161,7 @@ impl Relay {
 impl Worker {
     /// The lease on a message: the attempt's timeout and a margin for recording it.
     fn lease(&self) -> Duration {
-        self.config.timeout + Duration::from_secs(10)
+        self.config.timeout * 2 + Duration::from_secs(1)
     }
 
     async fn run(self, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {

@@ -625,15 +625,6 @@ impl Store {
             .collect()
     }
 
-    /// Message `id`, if there is one.
-    pub async fn webhook_message(&self, id: i64) -> Result<Option<WebhookMessage>> {
-        webhook_message::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .map(message)
-            .transpose()
-    }
-
     /// Every attempt at message `id`, oldest first.
     pub async fn webhook_attempts(&self, id: i64) -> Result<Vec<DeliveryAttempt>> {
         let rows = webhook_attempt::Entity::find()

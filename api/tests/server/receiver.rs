@@ -146,7 +146,7 @@ async fn hook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) 
         .pop_front()
         .or(*inner.default.lock().unwrap())
         .unwrap_or(Reply::Status(200));
-    let response = match reply {
+    match reply {
         Reply::Status(s) => StatusCode::from_u16(s).unwrap().into_response(),
         Reply::RetryAfter(s, secs) => (
             StatusCode::from_u16(s).unwrap(),
@@ -157,8 +157,7 @@ async fn hook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) 
             tokio::time::sleep(d).await;
             StatusCode::OK.into_response()
         }
-    };
-    response
+    }
 }
 
 /// One attempt in progress, until the handler ends or is dropped (the client gave up).

@@ -165,6 +165,32 @@ impl Query {
         Ok(keys.into_iter().map(ApiKey::from).collect())
     }
 
+    /// The reward ledger in issue order, for reconciliation: optionally of one campaign and
+    /// issued in `[from, to)`; the same fields as `offerflow rewards export`. `after` is the
+    /// `id` of the last reward of the previous page. Needs scope read.
+    async fn ledger(
+        &self,
+        ctx: &Context<'_>,
+        campaign: Option<String>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default = 100)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, Reward>> {
+        allow(ctx, Access::Read)?;
+        let app = ctx.data::<App>()?;
+        let limit = page_size(first).extend()?;
+        let after_id = id_cursor(after.as_deref()).extend()?;
+        let entries = app
+            .store()
+            .ledger_page(campaign.as_deref(), from, to, after_id, limit + 1)
+            .await
+            .gql()?;
+        Ok(page(entries, limit, after.is_some(), |e| {
+            (e.id.to_string(), Reward::from(&e))
+        }))
+    }
+
     /// Every webhook endpoint, oldest first (secrets are never shown again). Needs scope
     /// admin.
     async fn webhook_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<WebhookEndpoint>> {

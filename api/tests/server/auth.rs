@@ -137,6 +137,11 @@ const OPERATIONS: &[(&str, &str, &[Need])] = &[
         &[Need::Admin],
     ),
     (
+        "ledger",
+        r#"{ ledger(campaign: "m") { edges { cursor } } }"#,
+        &[Need::Read],
+    ),
+    (
         "webhookEndpoints",
         "{ webhookEndpoints { id } }",
         &[Need::Admin],

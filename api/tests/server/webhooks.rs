@@ -427,3 +427,44 @@ async fn two_nodes_never_attempt_one_message_at_once() {
     second.shutdown().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_ledger_pages_by_campaign_and_time() {
+    for backend in backends() {
+        let server = TestServer::start(backend, |_| {}).await;
+        campaign(&server, "orders", "points").await;
+        campaign(&server, "coupons", "coupon").await;
+        orders(&server, "e", "c1", 3).await;
+        orders(&server, "f", "c2", 2).await;
+        let query = "query($c: String, $from: DateTime, $to: DateTime, $after: String) { ledger(campaign: $c, from: $from, to: $to, first: 2, after: $after) { edges { cursor node { id campaign customerId eventId cycle rewardIndex kind amount issuedAt } } pageInfo { hasNextPage } } }";
+        let mut after = Value::Null;
+        let mut seen = Vec::new();
+        loop {
+            let page = server
+                .data(query, json!({ "c": "orders", "after": after }))
+                .await;
+            let edges = page["ledger"]["edges"].as_array().unwrap().clone();
+            for e in &edges {
+                assert_eq!(e["node"]["campaign"], "orders");
+                assert_eq!(e["node"]["kind"], "POINTS");
+                seen.push(e["node"]["eventId"].as_str().unwrap().to_owned());
+            }
+            if page["ledger"]["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = edges.last().unwrap()["cursor"].clone();
+        }
+        assert_eq!(seen, ["e-0", "e-1", "e-2", "f-0", "f-1"], "{backend}");
+        let all = server.app.store().rewards().await.unwrap();
+        assert_eq!(all.len(), 10);
+        let later = server
+            .data(query, json!({ "from": "2100-01-01T00:00:00Z" }))
+            .await;
+        assert_eq!(later["ledger"]["edges"], json!([]));
+        let earlier = server
+            .data(query, json!({ "to": "2100-01-01T00:00:00Z" }))
+            .await;
+        assert_eq!(earlier["ledger"]["edges"].as_array().unwrap().len(), 2);
+        server.stop().await;
+    }
+}

@@ -154,6 +154,23 @@ async fn failures_then_success_signed_with_one_id_and_body() {
         let ledger = server.app.store().rewards().await.unwrap();
         assert_eq!(data["id"], ledger[0].id);
         assert_eq!(got[0].id, format!("msg_{}", ledger[0].id));
+        // Metrics: attempts by outcome, commit-to-delivery latency, nothing left pending.
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let (_, text) = server.get("/metrics").await;
+            if text.contains("offerflow_webhook_attempts_total{outcome=\"delivered\"} 1") {
+                assert!(text.contains("offerflow_webhook_attempts_total{outcome=\"retry\"} 2"));
+                assert!(
+                    text.contains("offerflow_webhook_delivery_seconds_count 1"),
+                    "{text}"
+                );
+                assert!(text.contains("offerflow_webhook_messages{status=\"pending\"} 0"));
+                assert!(text.contains("offerflow_webhook_oldest_pending_seconds 0"));
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{text}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         server.stop().await;
     }
 }

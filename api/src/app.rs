@@ -53,6 +53,7 @@ struct Inner {
     /// This process's id among the nodes sharing the database.
     node: String,
     workers: std::sync::Mutex<Vec<Arc<dyn Worker>>>,
+    relay: delivery::Relay,
 }
 
 impl App {
@@ -65,9 +66,12 @@ impl App {
     /// The service over a store already connected.
     pub async fn with_store(store: Store, config: Config) -> Result<App> {
         let metrics = Arc::new(Metrics::default());
+        let relay = start_relay(&store, &config, &metrics)?;
         let observed = Arc::clone(&metrics);
+        let wake = relay.waker();
         let observer: store::BatchObserver = Arc::new(move |b: BatchReport| {
             if b.committed {
+                wake.notify_one();
                 observed.observe("offerflow_batch_events", &[], b.events as f64);
                 observed.observe("offerflow_batch_seconds", &[], b.elapsed.as_secs_f64());
             } else {
@@ -110,6 +114,7 @@ impl App {
                 pipeline,
                 config,
                 feed,
+                relay,
             }),
         })
     }
@@ -281,12 +286,13 @@ impl App {
     }
 
     /// Stops the workers (finishing their work in flight), then finishes every event already
-    /// submitted and stops the pipeline.
+    /// submitted and stops the pipeline, then the relay (its attempts in flight finish).
     pub async fn shutdown(&self) {
         for worker in self.workers() {
             worker.stop().await;
         }
         self.inner.pipeline.shutdown().await;
+        self.inner.relay.shutdown().await;
     }
 }
 
@@ -304,4 +310,30 @@ fn moved(result: &EventResult) -> bool {
 /// A random id for this process: 16 hex digits.
 fn node_id() -> String {
     format!("{:016x}", rand::random::<u64>())
+}
+
+/// Starts the webhook relay, its attempts counted in `metrics`.
+fn start_relay(store: &Store, config: &Config, metrics: &Arc<Metrics>) -> Result<delivery::Relay> {
+    let observed = Arc::clone(metrics);
+    let observer: delivery::AttemptObserver = Arc::new(move |a: delivery::AttemptReport| {
+        observed.add(
+            "offerflow_webhook_attempts_total",
+            &[("outcome", a.outcome)],
+            1,
+        );
+        observed.observe(
+            "offerflow_webhook_attempt_seconds",
+            &[],
+            a.duration.as_secs_f64(),
+        );
+        if let Some(latency) = a.latency {
+            observed.observe(
+                "offerflow_webhook_delivery_seconds",
+                &[],
+                latency.as_secs_f64(),
+            );
+        }
+    });
+    delivery::Relay::start(store.clone(), config.relay()?, Some(observer))
+        .map_err(|e| ApiError::Config(e.to_string()))
 }

@@ -101,6 +101,18 @@ pub struct Config {
     /// How many partitions the stream is divided into (by customer): the most nodes that
     /// consume it at once. Every node of a deployment must use the same number.
     pub nats_partitions: u32,
+    /// Whether webhook endpoints may be private, loopback or link-local addresses.
+    pub webhook_allow_private_targets: bool,
+    /// Longest a webhook attempt may take, in milliseconds.
+    pub webhook_timeout_ms: u64,
+    /// Delays between webhook attempts, comma-separated (`5s,5m,30m`; units ms, s, m, h,
+    /// d): the n-th delay follows the n-th failed attempt.
+    pub webhook_retry_schedule: String,
+    /// Most webhook attempts in flight at once per endpoint on this node.
+    pub webhook_concurrency_per_endpoint: usize,
+    /// How long dispatched outbox rows and delivered messages are kept (`7d`; `0s`: never
+    /// pruned). Also how far back `recoverWebhookEndpoint` reaches.
+    pub outbox_retention: String,
 }
 
 /// How log lines are written.
@@ -157,6 +169,11 @@ impl Default for Config {
             nats_ack_wait_ms: 30_000,
             nats_batch: 256,
             nats_partitions: 16,
+            webhook_allow_private_targets: false,
+            webhook_timeout_ms: 15_000,
+            webhook_retry_schedule: delivery::schedule::DEFAULT_SCHEDULE.to_owned(),
+            webhook_concurrency_per_endpoint: 8,
+            outbox_retention: "7d".to_owned(),
         }
     }
 }
@@ -292,6 +309,10 @@ impl Config {
                 self.subscriptions_per_credential,
             ),
             ("subscriptions_max", self.subscriptions_max),
+            (
+                "webhook_concurrency_per_endpoint",
+                self.webhook_concurrency_per_endpoint,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -350,9 +371,43 @@ impl Config {
         if self.database_url.trim().is_empty() {
             return Err(ApiError::Config("database_url must not be empty".into()));
         }
+        if !(1..=300_000).contains(&self.webhook_timeout_ms) {
+            return Err(ApiError::Config(
+                "webhook_timeout_ms must be between 1 and 300000".into(),
+            ));
+        }
+        self.retry_schedule()?;
+        self.retention()?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ApiError::Config(format!("log_level: {e}")))?;
         Ok(())
+    }
+}
+
+impl Config {
+    /// `webhook_retry_schedule`, read.
+    pub fn retry_schedule(&self) -> Result<Vec<std::time::Duration>, ApiError> {
+        delivery::schedule::parse_schedule(&self.webhook_retry_schedule)
+            .map_err(|e| ApiError::Config(format!("webhook_retry_schedule: {e}")))
+    }
+
+    /// `outbox_retention`, read (`None`: kept for ever).
+    pub fn retention(&self) -> Result<Option<std::time::Duration>, ApiError> {
+        let d = delivery::schedule::parse_duration(&self.outbox_retention)
+            .map_err(|e| ApiError::Config(format!("outbox_retention: {e}")))?;
+        Ok((!d.is_zero()).then_some(d))
+    }
+
+    /// The relay's settings.
+    pub fn relay(&self) -> Result<delivery::RelayConfig, ApiError> {
+        Ok(delivery::RelayConfig {
+            timeout: std::time::Duration::from_millis(self.webhook_timeout_ms),
+            schedule: self.retry_schedule()?,
+            allow_private: self.webhook_allow_private_targets,
+            per_endpoint: self.webhook_concurrency_per_endpoint,
+            retention: self.retention()?,
+            ..delivery::RelayConfig::default()
+        })
     }
 }
 

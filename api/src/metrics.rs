@@ -52,10 +52,29 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
         "Requests refused, by reason.",
     ),
+    (
+        "offerflow_webhook_attempts_total",
+        "counter",
+        "Webhook attempts, by outcome (delivered, retry, failed, lost).",
+    ),
+    (
+        "offerflow_webhook_attempt_seconds",
+        "histogram",
+        "Time one webhook attempt took.",
+    ),
+    (
+        "offerflow_webhook_delivery_seconds",
+        "histogram",
+        "Time from a reward's commit to its delivery, per endpoint.",
+    ),
 ];
 
 const SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// Commit to delivery: retries reach hours.
+const DELIVERY_SECONDS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0, 3600.0, 86400.0,
 ];
 const SIZES: &[f64] = &[
     1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
@@ -109,10 +128,10 @@ impl Metrics {
 
     /// Records one observation in a histogram (seconds, or sizes for `offerflow_batch_events`).
     pub fn observe(&self, name: &'static str, pairs: &[(&str, &str)], value: f64) {
-        let bounds = if name == "offerflow_batch_events" {
-            SIZES
-        } else {
-            SECONDS
+        let bounds = match name {
+            "offerflow_batch_events" => SIZES,
+            "offerflow_webhook_delivery_seconds" => DELIVERY_SECONDS,
+            _ => SECONDS,
         };
         if let Ok(mut histograms) = self.histograms.lock() {
             let h = histograms

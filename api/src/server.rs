@@ -435,6 +435,18 @@ async fn metrics(
         "# HELP offerflow_batch_largest Largest batch committed so far.\n# TYPE offerflow_batch_largest gauge\nofferflow_batch_largest {}\n",
         stats.largest_batch.load(Relaxed)
     ));
+    match app.store().delivery_stats().await {
+        Ok(d) => {
+            let age = d
+                .oldest_pending
+                .map_or(0.0, |t| (chrono::Utc::now() - t).as_seconds_f64().max(0.0));
+            text.push_str(&format!(
+                "# HELP offerflow_webhook_messages Webhook messages waiting or given up, by status.\n# TYPE offerflow_webhook_messages gauge\nofferflow_webhook_messages{{status=\"pending\"}} {}\nofferflow_webhook_messages{{status=\"failed\"}} {}\n# HELP offerflow_webhook_oldest_pending_seconds Age of the oldest pending webhook message.\n# TYPE offerflow_webhook_oldest_pending_seconds gauge\nofferflow_webhook_oldest_pending_seconds {age}\n",
+                d.pending, d.failed
+            ));
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read webhook delivery counts for metrics"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

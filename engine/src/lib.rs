@@ -34,6 +34,7 @@ mod offer;
 mod offers;
 pub mod ports;
 mod state;
+mod webhook;
 
 pub use crate::core::{Evaluation, Outcome, Reason, Reward, evaluate, fresh, micros, period_index};
 pub use apply::{CampaignOutcome, CampaignSet, EventResult, Status};
@@ -47,3 +48,7 @@ pub use memory::MemoryProcessor;
 pub use offer::{CampaignFacts, Offer, OfferProgress, OfferStatus, offer, progress};
 pub use offers::{CustomerOffer, customer_offers};
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};
+pub use webhook::{
+    AttemptOutcome, DeliveryAttempt, DeliveryStatus, DueMessage, EndpointInput, EndpointPatch,
+    WebhookEndpoint, WebhookMessage, reward_message, webhook_id,
+};

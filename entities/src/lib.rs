@@ -18,6 +18,9 @@ pub mod reward;
 pub mod setting;
 pub mod source_lease;
 pub mod source_node;
+pub mod webhook_attempt;
+pub mod webhook_endpoint;
+pub mod webhook_message;
 
 pub use migration::{Migrator, migrate};
 pub use sea_orm;

@@ -15,7 +15,12 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Init), Box::new(Access), Box::new(EventSources)]
+        vec![
+            Box::new(Init),
+            Box::new(Access),
+            Box::new(Webhooks),
+            Box::new(EventSources),
+        ]
     }
 }
 
@@ -210,6 +215,124 @@ impl MigrationTrait for Access {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in ["settings", "api_keys"] {
+            m.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Reward delivery (DESIGN §9): webhook endpoints, one message per reward and matching
+/// endpoint, and every attempt at it. Scheduling columns (`next_attempt_ms`, `lease_until_ms`,
+/// `previous_secret_until_ms`) are Unix milliseconds, compared the same way on both databases.
+#[derive(Debug)]
+struct Webhooks;
+
+impl MigrationName for Webhooks {
+    fn name(&self) -> &str {
+        "m0016_webhooks"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Webhooks {
+    /// Whole or not at all, as [`Init`].
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("webhook_endpoints")
+                .col(big_pk_auto("id"))
+                .col(text("url"))
+                .col(text("description"))
+                .col(text("campaigns"))
+                .col(text("kinds"))
+                .col(string("secret"))
+                .col(string_null("previous_secret"))
+                .col(big_integer_null("previous_secret_until_ms"))
+                .col(boolean("enabled"))
+                .col(text_null("disabled_reason"))
+                .col(big_integer("from_outbox_id"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("webhook_messages")
+                .col(big_pk_auto("id"))
+                .col(big_integer("endpoint_id"))
+                .col(big_integer("outbox_id"))
+                .col(string("webhook_id"))
+                .col(text("body"))
+                .col(string("status"))
+                .col(integer("attempts"))
+                .col(big_integer("next_attempt_ms"))
+                .col(string_null("lease_owner"))
+                .col(big_integer("lease_until_ms"))
+                .col(timestamp_with_time_zone("issued_at"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone_null("delivered_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("webhook_attempts")
+                .col(big_pk_auto("id"))
+                .col(big_integer("message_id"))
+                .col(timestamp_with_time_zone("at"))
+                .col(integer_null("http_status"))
+                .col(text_null("error"))
+                .col(big_integer("duration_ms"))
+                .to_owned(),
+        )
+        .await?;
+        let indexes = [
+            // One message per reward and endpoint, whoever expands the outbox row.
+            Index::create()
+                .name("webhook_messages_identity")
+                .table("webhook_messages")
+                .col("endpoint_id")
+                .col("outbox_id")
+                .unique()
+                .to_owned(),
+            Index::create()
+                .name("webhook_messages_due")
+                .table("webhook_messages")
+                .col("status")
+                .col("next_attempt_ms")
+                .to_owned(),
+            Index::create()
+                .name("webhook_attempts_by_message")
+                .table("webhook_attempts")
+                .col("message_id")
+                .col("id")
+                .to_owned(),
+            Index::create()
+                .name("outbox_by_time")
+                .table("outbox")
+                .col("created_at")
+                .to_owned(),
+        ];
+        for index in indexes {
+            m.create_index(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("outbox_by_time")
+                .table("outbox")
+                .to_owned(),
+        )
+        .await?;
+        for table in ["webhook_attempts", "webhook_messages", "webhook_endpoints"] {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

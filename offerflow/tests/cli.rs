@@ -223,6 +223,10 @@ fn migrate_applies_then_reports_up_to_date() {
         out.contains(&format!("[2/{total}] applied m0002_access")),
         "{out}"
     );
+    assert!(
+        out.contains("applied m0016_webhooks") && out.contains("applied m0017_event_sources"),
+        "{out}"
+    );
     let (code, out) = run();
     assert_eq!(code, Some(0));
     assert!(out.contains("up to date"), "{out}");

@@ -127,7 +127,7 @@ impl Store {
         incoming: &[Incoming],
     ) -> std::result::Result<Vec<EventResult>, AttemptFailure> {
         let txn = self.begin().await?;
-        let set = self.campaign_set(&txn).await?;
+        let (set, versions) = self.campaign_set_versions(&txn).await?;
         let valid: Vec<&(Event, String)> =
             incoming.iter().filter_map(|i| i.as_ref().ok()).collect();
 
@@ -341,7 +341,7 @@ impl Store {
             return Err(stop);
         }
         let rewards: Vec<&Reward> = new_rows.iter().flat_map(|(_, _, r)| &r.rewards).collect();
-        write_rewards(&txn, &rewards, now).await?;
+        write_rewards(&txn, &rewards, &versions, now).await?;
         let mut inbox_rows = Vec::with_capacity(new_rows.len());
         for (event, print, result) in &new_rows {
             inbox_rows.push(inbox::ActiveModel {
@@ -510,10 +510,12 @@ async fn write_progress(
 }
 
 /// Appends rewards to the ledger, whose unique key refuses a second copy, and announces each in
-/// the outbox.
+/// the outbox: the reward as JSON with its campaign's version (`campaign_version`), which the
+/// relay puts in the reward's messages (the `webhook` module).
 async fn write_rewards(
     txn: &DatabaseTransaction,
     rewards: &[&Reward],
+    versions: &HashMap<String, i32>,
     now: chrono::DateTime<Utc>,
 ) -> std::result::Result<(), AttemptFailure> {
     let mut ledger = Vec::with_capacity(rewards.len());
@@ -538,7 +540,7 @@ async fn write_rewards(
             customer_id: Set(r.customer_id.clone()),
             cycle: Set(cycle),
             reward_index: Set(index),
-            payload: Set(serde_json::to_string(r)?),
+            payload: Set(outbox_payload(r, versions.get(&r.campaign).copied())?),
             created_at: Set(now),
             ..Default::default()
         });
@@ -554,6 +556,15 @@ async fn write_rewards(
             .await?;
     }
     Ok(())
+}
+
+/// An outbox row's payload: the reward, and the version of its campaign that issued it.
+fn outbox_payload(reward: &Reward, version: Option<i32>) -> serde_json::Result<String> {
+    let mut payload = serde_json::to_value(reward)?;
+    if let (serde_json::Value::Object(fields), Some(v)) = (&mut payload, version) {
+        fields.insert("campaign_version".into(), v.into());
+    }
+    serde_json::to_string(&payload)
 }
 
 /// A few milliseconds of jitter from the clock's low bits; no need for a random generator.

@@ -36,12 +36,14 @@ mod ports;
 mod read;
 mod sources;
 mod view;
+mod webhook;
 
 pub use error::{Error, Result};
 pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, PipelineStats};
 pub use read::{CampaignTotals, OFFER_CAMPAIGNS_TTL, ProcessedEvent};
 pub use sources::{COMMITS_CHANNEL, CommitNotice};
 pub use view::VIEW_TTL;
+pub use webhook::DeliveryStats;
 
 use campaigns::{CampaignSpec, CompiledCampaign, Customer};
 use chrono::Utc;
@@ -418,6 +420,14 @@ impl Store {
 
     /// The published campaigns, in key order, compiled (from the cache when possible).
     pub async fn campaign_set(&self, db: &impl ConnectionTrait) -> Result<CampaignSet> {
+        Ok(self.campaign_set_versions(db).await?.0)
+    }
+
+    /// [`Store::campaign_set`] with each campaign's published version, by key.
+    pub(crate) async fn campaign_set_versions(
+        &self,
+        db: &impl ConnectionTrait,
+    ) -> Result<(CampaignSet, HashMap<String, i32>)> {
         let rows = campaign::Entity::find()
             .filter(campaign::Column::Status.eq("published"))
             .filter(campaign::Column::Version.gt(0))
@@ -425,10 +435,12 @@ impl Store {
             .all(db)
             .await?;
         let mut compiled = Vec::with_capacity(rows.len());
+        let mut versions = HashMap::with_capacity(rows.len());
         for row in rows {
             compiled.push(self.compiled(db, &row.key, row.version).await?);
+            versions.insert(row.key, row.version);
         }
-        Ok(CampaignSet::new(compiled))
+        Ok((CampaignSet::new(compiled), versions))
     }
 
     /// The whole ledger, in issue order.

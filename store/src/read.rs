@@ -93,6 +93,33 @@ impl Store {
         rows.into_iter().map(ledger_entry).collect()
     }
 
+    /// The ledger in issue order, optionally of one campaign and issued in `[from, to)`,
+    /// after ledger id `after`, at most `limit`: reconciliation without database access.
+    pub async fn ledger_page(
+        &self,
+        campaign: Option<&str>,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<LedgerEntry>> {
+        let mut query = reward::Entity::find().order_by_asc(reward::Column::Id);
+        if let Some(c) = campaign {
+            query = query.filter(reward::Column::Campaign.eq(c));
+        }
+        if let Some(f) = from {
+            query = query.filter(reward::Column::IssuedAt.gte(f));
+        }
+        if let Some(t) = to {
+            query = query.filter(reward::Column::IssuedAt.lt(t));
+        }
+        if let Some(a) = after {
+            query = query.filter(reward::Column::Id.gt(a));
+        }
+        let rows = query.limit(limit).all(&self.db).await?;
+        rows.into_iter().map(ledger_entry).collect()
+    }
+
     /// The result an event got when it was processed, or refused by an event source, if it was.
     pub async fn event_result(&self, id: &str) -> Result<Option<EventResult>> {
         let row = inbox::Entity::find_by_id(id.to_owned())

@@ -15,6 +15,7 @@ mod scan;
 mod simulate;
 mod subscription;
 mod types;
+mod webhooks;
 
 pub use limits::Limit;
 pub use mutation::Mutation;

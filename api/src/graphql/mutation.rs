@@ -6,11 +6,15 @@ use super::query::{Customer, check_id};
 use super::types::{
     ApiKey, Campaign, CreatedApiKey, CustomerToken, EventCounts, EventOutcome, IngestResult,
 };
+use super::webhooks::{
+    ROTATION_OVERLAP, WebhookDelivery, WebhookEndpoint, WebhookEndpointInput, WebhookEndpointPatch,
+    WebhookEndpointSecret, endpoint_input, endpoint_patch, numeric_id,
+};
 use crate::app::App;
 use crate::auth::{Access, Scope};
 use crate::error::ApiError;
 use crate::error::EngineResultExt;
-use async_graphql::{Context, Json, Object, Result, ResultExt};
+use async_graphql::{Context, ID, Json, Object, Result, ResultExt};
 use engine::Transition;
 use serde_json::Value;
 
@@ -196,6 +200,138 @@ impl Mutation {
             key: created.secret,
             api_key: created.key.into(),
         })
+    }
+
+    /// Creates a webhook endpoint; it receives the rewards issued from now on that match
+    /// its filters. The answer holds its signing secret, shown this once. Needs scope admin.
+    async fn create_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        input: WebhookEndpointInput,
+    ) -> Result<WebhookEndpointSecret> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let input = endpoint_input(app, input).await.extend()?;
+        let secret = delivery::signature::new_secret();
+        let endpoint = app
+            .store()
+            .create_webhook_endpoint(&input, &secret)
+            .await
+            .gql()?;
+        Ok(WebhookEndpointSecret {
+            endpoint: endpoint.into(),
+            secret,
+        })
+    }
+
+    /// Changes an endpoint's URL, description or filters. Needs scope admin.
+    async fn update_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: WebhookEndpointPatch,
+    ) -> Result<WebhookEndpoint> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let id = numeric_id("id", &id).extend()?;
+        let patch = endpoint_patch(app, input).await.extend()?;
+        let endpoint = app
+            .store()
+            .update_webhook_endpoint(id, &patch)
+            .await
+            .gql()?;
+        Ok(endpoint.into())
+    }
+
+    /// Stops sending to an endpoint: rewards issued while it is disabled are not queued for
+    /// it (`recoverWebhookEndpoint` sends them later), and its pending messages wait. Needs
+    /// scope admin.
+    async fn disable_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> Result<WebhookEndpoint> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let id = numeric_id("id", &id).extend()?;
+        let reason = reason.unwrap_or_else(|| format!("disabled by {}", actor(ctx)));
+        let endpoint = app
+            .store()
+            .set_webhook_endpoint_enabled(id, Some(&reason))
+            .await
+            .gql()?;
+        Ok(endpoint.into())
+    }
+
+    /// Sends to a disabled endpoint again, its pending messages first. Needs scope admin.
+    async fn enable_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<WebhookEndpoint> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let id = numeric_id("id", &id).extend()?;
+        let endpoint = app
+            .store()
+            .set_webhook_endpoint_enabled(id, None)
+            .await
+            .gql()?;
+        Ok(endpoint.into())
+    }
+
+    /// Deletes an endpoint with its messages (pending ones are dropped) and their log;
+    /// answers it as it was. Needs scope admin.
+    async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<WebhookEndpoint> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let id = numeric_id("id", &id).extend()?;
+        Ok(app.store().delete_webhook_endpoint(id).await.gql()?.into())
+    }
+
+    /// Gives an endpoint a new secret, shown this once; for 24 hours messages carry a
+    /// signature with the old secret too. Needs scope admin.
+    async fn rotate_webhook_secret(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<WebhookEndpointSecret> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let id = numeric_id("id", &id).extend()?;
+        let secret = delivery::signature::new_secret();
+        let until = chrono::Utc::now() + ROTATION_OVERLAP;
+        let endpoint = app
+            .store()
+            .rotate_webhook_secret(id, &secret, until)
+            .await
+            .gql()?;
+        Ok(WebhookEndpointSecret {
+            endpoint: endpoint.into(),
+            secret,
+        })
+    }
+
+    /// Sends a message (a `webhookDeliveries` id) again now, with the retry schedule from
+    /// its start, the same `webhook-id` and body. Needs scope admin.
+    async fn redeliver_webhook(&self, ctx: &Context<'_>, id: ID) -> Result<WebhookDelivery> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let id = numeric_id("id", &id).extend()?;
+        Ok(app.store().redeliver_webhook(id).await.gql()?.into())
+    }
+
+    /// Sends an endpoint again every matching reward issued since `since`: failed messages,
+    /// and rewards it never had a message for (issued before it existed or while it was
+    /// disabled), as far back as `outbox_retention`. Answers how many messages were queued.
+    /// Needs scope admin.
+    async fn recover_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let id = numeric_id("id", &id).extend()?;
+        app.store().recover_webhook_endpoint(id, since).await.gql()
     }
 
     /// Revokes an API key for good. Needs scope admin.

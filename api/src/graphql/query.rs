@@ -8,12 +8,13 @@ use super::types::{
     ApiKey, AuditEntry, Campaign, CampaignStatus, CustomerEvent, Diagnostic, EventOutcome, Offer,
     Reward, ValidationResult, spec_json,
 };
+use super::webhooks::{WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, numeric_id};
 use crate::app::App;
 use crate::auth::{Access, Principal, Scope};
 use crate::error::EngineResultExt;
 use crate::error::{ApiError, Result as ApiResult};
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Json, Object, Result, ResultExt};
+use async_graphql::{Context, ID, Json, Object, Result, ResultExt};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -168,6 +169,79 @@ impl Query {
     /// customer a token opens. With authentication off, every scope.
     async fn viewer(&self, ctx: &Context<'_>) -> Viewer {
         Viewer::of(super::access::principal(ctx))
+    }
+
+    /// The reward ledger in issue order, for reconciliation: optionally of one campaign and
+    /// issued in `[from, to)`; the same fields as `offerflow rewards export`. `after` is the
+    /// `id` of the last reward of the previous page. Needs scope read.
+    async fn ledger(
+        &self,
+        ctx: &Context<'_>,
+        campaign: Option<String>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default = 100)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, Reward>> {
+        allow(ctx, Access::Read)?;
+        let app = ctx.data::<App>()?;
+        let limit = page_size(first).extend()?;
+        let after_id = id_cursor(after.as_deref()).extend()?;
+        let entries = app
+            .store()
+            .ledger_page(campaign.as_deref(), from, to, after_id, limit + 1)
+            .await
+            .gql()?;
+        Ok(page(entries, limit, after.is_some(), |e| {
+            (e.id.to_string(), Reward::from(&e))
+        }))
+    }
+
+    /// Every webhook endpoint, oldest first (secrets are never shown again). Needs scope
+    /// admin.
+    async fn webhook_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<WebhookEndpoint>> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let endpoints = app.store().webhook_endpoints().await.gql()?;
+        Ok(endpoints.into_iter().map(WebhookEndpoint::from).collect())
+    }
+
+    /// An endpoint's messages, newest first, optionally of one status, each with its
+    /// attempts and next try; `after` is the `id` of the last message of the previous page.
+    /// Needs scope admin.
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        endpoint_id: ID,
+        status: Option<WebhookDeliveryStatus>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<Connection<String, WebhookDelivery>> {
+        allow(ctx, Access::Admin)?;
+        let app = ctx.data::<App>()?;
+        let endpoint = numeric_id("endpointId", &endpoint_id).extend()?;
+        let limit = page_size(first).extend()?;
+        let before = id_cursor(after.as_deref()).extend()?;
+        if app
+            .store()
+            .webhook_endpoint(endpoint)
+            .await
+            .gql()?
+            .is_none()
+        {
+            return Err(ApiError::NotFound(format!(
+                "no webhook endpoint {endpoint}"
+            )))
+            .extend();
+        }
+        let messages = app
+            .store()
+            .webhook_messages(endpoint, status.map(Into::into), before, limit + 1)
+            .await
+            .gql()?;
+        Ok(page(messages, limit, after.is_some(), |m| {
+            (m.id.to_string(), WebhookDelivery::from(m))
+        }))
     }
 
     /// Audit entries, newest first, of one campaign or of all; `after` is the `id` of the

@@ -275,10 +275,32 @@ async fn a_mutations_answer_opens_only_what_its_caller_may_read() {
 }
 
 /// Mutations answered with nothing nested beyond what calling them needs, so not in the table.
-const WITHOUT_ROWS: &[(&str, &str)] = &[(
-    "revokeApiKey",
-    "answers the revoked key's scalar fields, to an admin",
-)];
+const WITHOUT_ROWS: &[(&str, &str)] = &[
+    (
+        "revokeApiKey",
+        "answers the revoked key's scalar fields, to an admin",
+    ),
+    (
+        "createWebhookEndpoint",
+        "answers the endpoint and its secret, to an admin",
+    ),
+    ("updateWebhookEndpoint", "answers the endpoint, to an admin"),
+    (
+        "disableWebhookEndpoint",
+        "answers the endpoint, to an admin",
+    ),
+    ("enableWebhookEndpoint", "answers the endpoint, to an admin"),
+    ("deleteWebhookEndpoint", "answers the endpoint, to an admin"),
+    (
+        "rotateWebhookSecret",
+        "answers the endpoint and its secret, to an admin",
+    ),
+    (
+        "redeliverWebhook",
+        "answers the delivery and its attempts, to an admin",
+    ),
+    ("recoverWebhookEndpoint", "answers a number, to an admin"),
+];
 
 #[test]
 fn the_table_has_a_row_for_every_mutation() {

@@ -136,6 +136,61 @@ const OPERATIONS: &[(&str, &str, &[Need])] = &[
         r#"mutation { revokeApiKey(id: "nope") { id } }"#,
         &[Need::Admin],
     ),
+    (
+        "ledger",
+        r#"{ ledger(campaign: "m") { edges { cursor } } }"#,
+        &[Need::Read],
+    ),
+    (
+        "webhookEndpoints",
+        "{ webhookEndpoints { id } }",
+        &[Need::Admin],
+    ),
+    (
+        "webhookDeliveries",
+        r#"{ webhookDeliveries(endpointId: "0") { edges { cursor } } }"#,
+        &[Need::Admin],
+    ),
+    (
+        "createWebhookEndpoint",
+        r#"mutation { createWebhookEndpoint(input: {url: "ftp://nope"}) { secret } }"#,
+        &[Need::Admin],
+    ),
+    (
+        "updateWebhookEndpoint",
+        r#"mutation { updateWebhookEndpoint(id: "0", input: {}) { id } }"#,
+        &[Need::Admin],
+    ),
+    (
+        "disableWebhookEndpoint",
+        r#"mutation { disableWebhookEndpoint(id: "0") { id } }"#,
+        &[Need::Admin],
+    ),
+    (
+        "enableWebhookEndpoint",
+        r#"mutation { enableWebhookEndpoint(id: "0") { id } }"#,
+        &[Need::Admin],
+    ),
+    (
+        "deleteWebhookEndpoint",
+        r#"mutation { deleteWebhookEndpoint(id: "0") { id } }"#,
+        &[Need::Admin],
+    ),
+    (
+        "rotateWebhookSecret",
+        r#"mutation { rotateWebhookSecret(id: "0") { secret } }"#,
+        &[Need::Admin],
+    ),
+    (
+        "redeliverWebhook",
+        r#"mutation { redeliverWebhook(id: "0") { id } }"#,
+        &[Need::Admin],
+    ),
+    (
+        "recoverWebhookEndpoint",
+        r#"mutation { recoverWebhookEndpoint(id: "0", since: "2026-01-01T00:00:00Z") }"#,
+        &[Need::Admin],
+    ),
 ];
 
 /// Whether a GraphQL answer (or an HTTP-level refusal) was refused for access.

@@ -15,6 +15,8 @@ mod journey;
 mod limits;
 mod metrics;
 mod poison;
+mod receiver;
 mod subscription;
 mod subscription_limits;
+mod webhooks;
 mod ws;

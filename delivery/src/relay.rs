@@ -1,0 +1,408 @@
+//! The relay: a task in every `offerflow serve` node that turns the outbox into messages and
+//! delivers them, outside any batch's transaction.
+//!
+//! Each turn it dispatches new outbox rows ([`Store::dispatch_outbox`]), then leases due
+//! messages ([`Store::claim_webhook_messages`]) and attempts each on a task of its own, at
+//! most [`RelayConfig::per_endpoint`] at once per endpoint and [`RelayConfig::max_in_flight`]
+//! in all, each bounded by the timeout: a slow or dead endpoint holds back only itself.
+//! Ingestion never waits on it; a committed batch only wakes it ([`Relay::wake`]).
+//! [`Relay::shutdown`] stops leasing and lets attempts in flight finish; a node killed
+//! mid-attempt leaves leases that expire, and the message is attempted again.
+
+use crate::error::{Error, Result};
+use crate::schedule::{next_delay, retry_after};
+use crate::signature::signature_header;
+use crate::target::{GuardedResolver, check_literal};
+use chrono::Utc;
+use engine::{AttemptOutcome, DeliveryAttempt, DueMessage};
+use reqwest::StatusCode;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::Store;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+/// How the relay works.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Longest an attempt may take (`webhook_timeout_ms`).
+    pub timeout: Duration,
+    /// Delays after each failed attempt (`webhook_retry_schedule`).
+    pub schedule: Vec<Duration>,
+    /// Whether private, loopback and link-local targets are allowed.
+    pub allow_private: bool,
+    /// Most attempts in flight at once per endpoint.
+    pub per_endpoint: usize,
+    /// Most attempts in flight at once on this node.
+    pub max_in_flight: usize,
+    /// How often due messages are looked for when nothing wakes the relay.
+    pub poll: Duration,
+    /// How long dispatched outbox rows and delivered messages are kept (`None`: for ever);
+    /// older ones are pruned every [`PRUNE_EVERY`].
+    pub retention: Option<Duration>,
+}
+
+/// How often the relay prunes the outbox and delivered messages.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            timeout: Duration::from_secs(15),
+            schedule: crate::schedule::parse_schedule(crate::schedule::DEFAULT_SCHEDULE)
+                .unwrap_or_default(),
+            allow_private: false,
+            per_endpoint: 8,
+            max_in_flight: 256,
+            poll: Duration::from_millis(250),
+            retention: Some(Duration::from_secs(7 * 86_400)),
+        }
+    }
+}
+
+/// What one attempt did, for metrics.
+#[derive(Debug, Clone)]
+pub struct AttemptReport {
+    /// `delivered`, `retry`, `failed`, or `lost` (the lease moved on meanwhile).
+    pub outcome: &'static str,
+    /// How long the attempt took.
+    pub duration: Duration,
+    /// From the reward's commit to this delivery, when it delivered.
+    pub latency: Option<Duration>,
+}
+
+/// Called after every attempt.
+pub type AttemptObserver = Arc<dyn Fn(AttemptReport) + Send + Sync>;
+
+/// The running relay.
+#[derive(Debug)]
+pub struct Relay {
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+struct Worker {
+    store: Store,
+    config: RelayConfig,
+    client: reqwest::Client,
+    owner: String,
+    observer: Option<AttemptObserver>,
+    /// Attempts in flight per endpoint.
+    in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+/// The HTTP client attempts use: no redirects (a 3xx is a failure, so a redirect cannot
+/// reach a private address), no proxy, names resolved to public addresses only unless
+/// private targets are allowed.
+pub fn client(config: &RelayConfig) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(config.timeout)
+        .timeout(config.timeout)
+        .user_agent(concat!("Offerflow/", env!("CARGO_PKG_VERSION")));
+    if !config.allow_private {
+        builder = builder.dns_resolver(Arc::new(GuardedResolver));
+    }
+    builder.build().map_err(|e| Error::Client(e.to_string()))
+}
+
+impl Relay {
+    /// Starts the relay over `store`.
+    pub fn start(
+        store: Store,
+        config: RelayConfig,
+        observer: Option<AttemptObserver>,
+    ) -> Result<Relay> {
+        let worker = Worker {
+            client: client(&config)?,
+            owner: format!("{:016x}", rand::random::<u64>()),
+            store,
+            config,
+            observer,
+            in_flight: Arc::default(),
+        };
+        let wake = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(worker.run(Arc::clone(&wake), stopped));
+        Ok(Relay {
+            wake,
+            stop,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// Looks for new outbox rows now (a batch with rewards committed).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// What [`Relay::wake`] notifies, for a caller that outlives no relay of its own.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// Stops leasing messages and waits for the attempts in flight.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Worker {
+    /// The lease on a message: the attempt's timeout and a margin for recording it.
+    fn lease(&self) -> Duration {
+        self.config.timeout * 2 + Duration::from_secs(1)
+    }
+
+    async fn run(self, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        let mut attempts: JoinSet<()> = JoinSet::new();
+        let mut pruned: Option<Instant> = None;
+        while !*stopped.borrow() {
+            while attempts.try_join_next().is_some() {}
+            if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned = Some(Instant::now());
+                this.prune().await;
+            }
+            let busy = match this.turn(&mut attempts).await {
+                Ok(busy) => busy,
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook relay");
+                    false
+                }
+            };
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(this.config.poll) => {}
+                _ = stopped.changed() => {}
+                Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+            }
+        }
+        while attempts.join_next().await.is_some() {}
+    }
+
+    /// Deletes what is older than the retention.
+    async fn prune(&self) {
+        let Some(retention) = self.config.retention else {
+            return;
+        };
+        let before = Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
+        match self.store.prune_deliveries(before).await {
+            Ok((outbox, messages)) if outbox + messages > 0 => {
+                tracing::info!(
+                    outbox,
+                    messages,
+                    "pruned delivered rewards' outbox rows and messages"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot prune the outbox"),
+        }
+    }
+
+    /// Dispatches the outbox and starts the due attempts there is room for; answers whether
+    /// there may be more work at once.
+    async fn turn(self: &Arc<Self>, attempts: &mut JoinSet<()>) -> Result<bool> {
+        let dispatched = self.store.dispatch_outbox(500).await?;
+        let (busy, room) = {
+            let in_flight = self.lock();
+            let busy: Vec<i64> = in_flight
+                .iter()
+                .filter(|(_, n)| **n >= self.config.per_endpoint)
+                .map(|(e, _)| *e)
+                .collect();
+            let total: usize = in_flight.values().sum();
+            (busy, self.config.max_in_flight.saturating_sub(total))
+        };
+        if room == 0 {
+            return Ok(false);
+        }
+        let due = self
+            .store
+            .claim_webhook_messages(&self.owner, self.lease(), room as u64, &busy)
+            .await?;
+        let claimed = due.len();
+        let mut release = Vec::new();
+        for m in due {
+            let endpoint = m.message.endpoint_id;
+            {
+                let mut in_flight = self.lock();
+                let n = in_flight.entry(endpoint).or_insert(0);
+                if *n >= self.config.per_endpoint {
+                    release.push(m.message.id);
+                    continue;
+                }
+                *n += 1;
+            }
+            let this = Arc::clone(self);
+            attempts.spawn(async move {
+                this.attempt(m).await;
+                let mut in_flight = this.lock();
+                if let Some(n) = in_flight.get_mut(&endpoint) {
+                    *n -= 1;
+                    if *n == 0 {
+                        in_flight.remove(&endpoint);
+                    }
+                }
+            });
+        }
+        if !release.is_empty() {
+            self.store
+                .release_webhook_messages(&release, &self.owner)
+                .await?;
+        }
+        Ok(dispatched > 0 || (claimed as u64 >= room as u64 && release.is_empty()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, usize>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One attempt at `due`, and what it decided, kept.
+    async fn attempt(&self, due: DueMessage) {
+        let m = &due.message;
+        let at = Utc::now();
+        let started = Instant::now();
+        let answer = self.send(&due, at.timestamp()).await;
+        let duration = started.elapsed();
+        let (http_status, error, retry_after) = match &answer {
+            Ok((status, retry_after)) => (Some(status.as_u16()), None, *retry_after),
+            Err(e) => (None, Some(e.clone()), None),
+        };
+        let success = http_status.is_some_and(|s| (200..300).contains(&s));
+        if http_status == Some(410) {
+            let reason = "the endpoint answered 410 Gone";
+            if let Err(e) = self
+                .store
+                .set_webhook_endpoint_enabled(m.endpoint_id, Some(reason))
+                .await
+            {
+                tracing::warn!(error = %e, endpoint = m.endpoint_id, "cannot disable endpoint");
+            }
+            tracing::warn!(
+                endpoint = m.endpoint_id,
+                "webhook endpoint disabled: 410 Gone"
+            );
+        }
+        let outcome = if success {
+            AttemptOutcome::Delivered
+        } else {
+            let jitter: f64 = rand::random();
+            match next_delay(&self.config.schedule, m.attempts + 1, jitter, retry_after) {
+                Some(delay) => AttemptOutcome::Retry(
+                    at + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+                ),
+                None => AttemptOutcome::Failed,
+            }
+        };
+        let attempt = DeliveryAttempt {
+            at,
+            http_status,
+            error,
+            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        };
+        let kept = match self
+            .store
+            .record_webhook_attempt(m.id, &self.owner, &attempt, outcome)
+            .await
+        {
+            Ok(kept) => kept,
+            Err(e) => {
+                // The lease expires and the message is attempted again.
+                tracing::warn!(error = %e, message = m.id, "cannot record a webhook attempt");
+                false
+            }
+        };
+        tracing::debug!(message = m.id, webhook_id = %m.webhook_id, ?http_status, ?outcome, "webhook attempt");
+        if let Some(observer) = &self.observer {
+            let outcome = match (kept, outcome) {
+                (false, _) => "lost",
+                (true, AttemptOutcome::Delivered) => "delivered",
+                (true, AttemptOutcome::Retry(_)) => "retry",
+                (true, AttemptOutcome::Failed) => "failed",
+            };
+            let latency = (outcome == "delivered")
+                .then(|| (Utc::now() - m.issued_at).to_std().ok())
+                .flatten();
+            observer(AttemptReport {
+                outcome,
+                duration,
+                latency,
+            });
+        }
+    }
+
+    /// Posts the message; answers the status and any `Retry-After` (on 429 and 503), or why
+    /// there was no answer.
+    async fn send(
+        &self,
+        due: &DueMessage,
+        timestamp: i64,
+    ) -> std::result::Result<(StatusCode, Option<Duration>), String> {
+        let m = &due.message;
+        let url = reqwest::Url::parse(&due.url).map_err(|e| format!("bad URL: {e}"))?;
+        if !self.config.allow_private {
+            check_literal(&url).map_err(|e| e.to_string())?;
+        }
+        let signature = signature_header(&due.secrets, &m.webhook_id, timestamp, &m.body);
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &m.webhook_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(m.body.clone())
+            .send()
+            .await
+            .map_err(describe)?;
+        let status = response.status();
+        let wait = if matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| retry_after(v, Utc::now()))
+        } else {
+            None
+        };
+        Ok((status, wait))
+    }
+}
+
+/// A client error, with its causes (reqwest's own message is only the outermost).
+fn describe(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection error"
+    } else {
+        "request error"
+    };
+    let mut text = kind.to_owned();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -267,6 +267,15 @@ fn psql(url: &str, sql: &str) {
     assert!(status.success(), "psql: {sql}");
 }
 
+/// The one value `sql` answers.
+fn psql_value(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([url, "-tA", "-c", sql])
+        .output()
+        .expect("psql");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// Waits until `condition` holds, checking every 100 ms, for at most `limit`.
 async fn wait_until<F, Fut>(what: &str, limit: Duration, mut condition: F)
 where
@@ -512,7 +521,16 @@ async fn a_redelivery_storm_issues_no_reward_twice() {
     );
     let pg = d.pg.clone();
     let stall = std::thread::spawn(move || psql(&pg, &locked));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = format!(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{}' \
+         AND c.relname = 'inbox' AND l.mode = 'AccessExclusiveLock' AND l.granted",
+        d.schema
+    );
+    wait_until("the inbox locked", Duration::from_secs(10), || async {
+        psql_value(&d.pg, &held) == "1"
+    })
+    .await;
     d.publish_file(&lines);
     stall.join().expect("the stall");
     let expected = customers * 2 + customers;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benchmarks of BENCHMARKS.md on this machine and prints every figure.
-#   bench/run.sh [conditions] [engine] [http] [nats] [replay]     (all of them without arguments)
+#   bench/run.sh [conditions] [engine] [http] [nats] [deliveries] [replay]     (all without arguments)
 # Installs what it needs: json-rules-engine from npm (Node.js must be on the machine), and
 # builds the release `offerflow` binary and this folder's benchmarks.
 set -euo pipefail
@@ -12,7 +12,7 @@ PG=${OFFERFLOW_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 step() { printf '\n==> %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 want() { [ $# -eq 0 ] && return 0; for w in "${SECTIONS[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 SECTIONS=("$@")
-if [ ${#SECTIONS[@]} -eq 0 ]; then SECTIONS=(conditions engine http nats replay); fi
+if [ ${#SECTIONS[@]} -eq 0 ]; then SECTIONS=(conditions engine http nats deliveries replay); fi
 
 step "machine"
 uname -srm; nproc; grep -m1 'model name' /proc/cpuinfo || true; free -g | head -2
@@ -133,12 +133,30 @@ if want nats; then
   BATCHES=$(mktemp -d); split -l 1000 "$EVENTS" "$BATCHES/b"
   ls "$BATCHES"/b* | xargs -P 4 -I{} curl -sf -o /dev/null -H "authorization: Bearer $KEY" \
     -H 'content-type: application/x-ndjson' --data-binary @{} http://127.0.0.1:18080/v1/events &
-  time_inbox "$TOTAL"; wait
+  POSTS=$!
+  # (`wait` alone would also wait for the server.)
+  time_inbox "$TOTAL"; wait $POSTS
   kill $SERVER; wait $SERVER 2>/dev/null || true
   rm -rf "$BATCHES"
   nats_run 1
   nats_run 2
   rm -f "$EVENTS"
+fi
+
+deliveries_run() { # name url
+  step "reward delivery on $1: webhooks to a local receiver (ceiling, throughput, latency at 1,000 rewards/s)"
+  OFFERFLOW_WEBHOOK_ALLOW_PRIVATE_TARGETS=true serve "$2"
+  "$ROOT/bench/target/release/deliveries" --url http://127.0.0.1:18080 --key "$KEY" \
+    --events 50000 --rate 1000 --seconds 30 --concurrency 8
+  kill $SERVER; wait $SERVER 2>/dev/null || true
+}
+
+if want deliveries; then
+  DIR=$(mktemp -d)
+  deliveries_run SQLite "sqlite:$DIR/bench.db?mode=rwc"
+  fresh_pg
+  deliveries_run PostgreSQL "$PG/offerflow_bench"
+  rm -rf "$DIR"
 fi
 
 if want replay; then

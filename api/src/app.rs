@@ -66,7 +66,8 @@ impl App {
     /// The service over a store already connected.
     pub async fn with_store(store: Store, config: Config) -> Result<App> {
         let metrics = Arc::new(Metrics::default());
-        let relay = start_relay(&store, &config, &metrics)?;
+        let stream = reward_stream(&store, &config).await?;
+        let relay = start_relay(&store, &config, &metrics, stream)?;
         let observed = Arc::clone(&metrics);
         let wake = relay.waker();
         let observer: store::BatchObserver = Arc::new(move |b: BatchReport| {
@@ -312,13 +313,41 @@ fn node_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
+/// With `nats_url` set, the NATS reward stream (connected, its endpoint in the store);
+/// without, its endpoint, if an earlier start made one, disabled.
+async fn reward_stream(
+    store: &Store,
+    config: &Config,
+) -> Result<Option<Arc<delivery::RewardStream>>> {
+    if config.nats_url.is_empty() {
+        store.set_reward_stream(None).await?;
+        return Ok(None);
+    }
+    let stream = delivery::RewardStream::connect(delivery::StreamConfig {
+        url: config.nats_url.clone(),
+        stream: config.nats_rewards_stream.clone(),
+        subject: config.nats_rewards_subject.clone(),
+    })
+    .await
+    .map_err(|e| ApiError::Config(e.to_string()))?;
+    store
+        .set_reward_stream(Some(&config.nats_rewards_subject))
+        .await?;
+    Ok(Some(Arc::new(stream)))
+}
+
 /// Starts the webhook relay, its attempts counted in `metrics`.
-fn start_relay(store: &Store, config: &Config, metrics: &Arc<Metrics>) -> Result<delivery::Relay> {
+fn start_relay(
+    store: &Store,
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    stream: Option<Arc<delivery::RewardStream>>,
+) -> Result<delivery::Relay> {
     let observed = Arc::clone(metrics);
     let observer: delivery::AttemptObserver = Arc::new(move |a: delivery::AttemptReport| {
         observed.add(
             "offerflow_webhook_attempts_total",
-            &[("outcome", a.outcome)],
+            &[("transport", a.transport), ("outcome", a.outcome)],
             1,
         );
         observed.observe(
@@ -334,6 +363,6 @@ fn start_relay(store: &Store, config: &Config, metrics: &Arc<Metrics>) -> Result
             );
         }
     });
-    delivery::Relay::start(store.clone(), config.relay()?, Some(observer))
+    delivery::Relay::start(store.clone(), config.relay()?, Some(observer), stream)
         .map_err(|e| ApiError::Config(e.to_string()))
 }

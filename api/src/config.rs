@@ -101,6 +101,11 @@ pub struct Config {
     /// How many partitions the stream is divided into (by customer): the most nodes that
     /// consume it at once. Every node of a deployment must use the same number.
     pub nats_partitions: u32,
+    /// The JetStream stream rewards are published to when `nats_url` is set, created if
+    /// missing.
+    pub nats_rewards_stream: String,
+    /// The subject rewards are published on (one subject, no wildcards).
+    pub nats_rewards_subject: String,
     /// Whether webhook endpoints may be private, loopback or link-local addresses.
     pub webhook_allow_private_targets: bool,
     /// Longest a webhook attempt may take, in milliseconds.
@@ -169,6 +174,8 @@ impl Default for Config {
             nats_ack_wait_ms: 30_000,
             nats_batch: 256,
             nats_partitions: 16,
+            nats_rewards_stream: "OFFERFLOW_REWARDS".to_owned(),
+            nats_rewards_subject: "offerflow.rewards".to_owned(),
             webhook_allow_private_targets: false,
             webhook_timeout_ms: 15_000,
             webhook_retry_schedule: delivery::schedule::DEFAULT_SCHEDULE.to_owned(),
@@ -361,12 +368,30 @@ impl Config {
             ("nats_stream", &self.nats_stream),
             ("nats_subject", &self.nats_subject),
             ("nats_consumer", &self.nats_consumer),
+            ("nats_rewards_stream", &self.nats_rewards_stream),
+            ("nats_rewards_subject", &self.nats_rewards_subject),
         ] {
             if value.trim().is_empty() || value.contains(char::is_whitespace) {
                 return Err(ApiError::Config(format!(
                     "{name} must be a name without spaces"
                 )));
             }
+        }
+        if self.nats_rewards_subject.contains(['*', '>']) {
+            return Err(ApiError::Config(
+                "nats_rewards_subject must be one subject, without wildcards".into(),
+            ));
+        }
+        if self.nats_rewards_stream == self.nats_stream {
+            return Err(ApiError::Config(
+                "nats_rewards_stream must differ from nats_stream".into(),
+            ));
+        }
+        if subject_matches(&self.nats_subject, &self.nats_rewards_subject) {
+            return Err(ApiError::Config(format!(
+                "nats_rewards_subject {} is among the event subjects nats_subject {} (JetStream keeps a subject in one stream): choose subjects apart",
+                self.nats_rewards_subject, self.nats_subject
+            )));
         }
         if self.database_url.trim().is_empty() {
             return Err(ApiError::Config("database_url must not be empty".into()));
@@ -409,6 +434,21 @@ impl Config {
             ..delivery::RelayConfig::default()
         })
     }
+}
+
+/// Whether the NATS subject `pattern` (tokens split by `.`, `*` one token, `>` the rest)
+/// covers `subject`.
+fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    for p in pattern.split('.') {
+        match (p, tokens.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (p, Some(t)) if p == t => {}
+            _ => return false,
+        }
+    }
+    tokens.next().is_none()
 }
 
 fn to_value(config: &Config) -> Result<Value, ApiError> {
@@ -533,5 +573,28 @@ mod tests {
             Config::load(None, Vec::new(), &Flags::default()).unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn the_reward_subject_stays_out_of_the_event_streams() {
+        assert!(subject_matches("offerflow.events.>", "offerflow.events.a"));
+        assert!(subject_matches("offerflow.*", "offerflow.rewards"));
+        assert!(subject_matches("offerflow.rewards", "offerflow.rewards"));
+        assert!(!subject_matches("offerflow.events.>", "offerflow.rewards"));
+        assert!(!subject_matches("offerflow.*", "offerflow.rewards.x"));
+        assert!(!subject_matches("offerflow.events.>", "offerflow.events"));
+        let load = |pairs: &[(&str, &str)]| Config::load(None, env(pairs), &Flags::default());
+        let overlap = load(&[("OFFERFLOW_NATS_SUBJECT", "offerflow.>")]).unwrap_err();
+        assert!(
+            overlap.to_string().contains("nats_rewards_subject"),
+            "{overlap}"
+        );
+        let wildcard = load(&[("OFFERFLOW_NATS_REWARDS_SUBJECT", "rewards.*")]).unwrap_err();
+        assert!(
+            wildcard.to_string().contains("without wildcards"),
+            "{wildcard}"
+        );
+        let same = load(&[("OFFERFLOW_NATS_REWARDS_STREAM", "OFFERFLOW_EVENTS")]).unwrap_err();
+        assert!(same.to_string().contains("must differ"), "{same}");
     }
 }

@@ -55,7 +55,7 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "offerflow_webhook_attempts_total",
         "counter",
-        "Webhook attempts, by outcome (delivered, retry, failed, lost).",
+        "Reward delivery attempts, by transport (http, nats) and outcome (delivered, retry, failed, lost).",
     ),
     (
         "offerflow_webhook_attempt_seconds",

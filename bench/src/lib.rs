@@ -1,5 +1,8 @@
 //! Shared inputs for Offerflow's benchmarks: the condition every engine evaluates, written in
-//! each engine's language, and the 1,000 events (with customer tiers) it is evaluated on.
+//! each engine's language, and the 1,000 events (with customer tiers) it is evaluated on; and
+//! what the load generators share ([`server`]).
+
+pub mod server;
 
 use serde_json::{Value, json};
 

@@ -6,12 +6,15 @@
 //! - [`target`]: which URLs and addresses webhooks may go to.
 //! - [`schedule`]: the retry schedule and `Retry-After`.
 //! - [`relay`]: the worker every `offerflow serve` node runs.
+//! - [`stream`]: the NATS reward stream.
 
 mod error;
 pub mod relay;
 pub mod schedule;
 pub mod signature;
+pub mod stream;
 pub mod target;
 
 pub use error::{Error, Result};
 pub use relay::{AttemptObserver, AttemptReport, Relay, RelayConfig};
+pub use stream::{RewardStream, StreamConfig};

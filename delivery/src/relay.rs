@@ -8,13 +8,17 @@
 //! Ingestion never waits on it; a committed batch only wakes it ([`Relay::wake`]).
 //! [`Relay::shutdown`] stops leasing and lets attempts in flight finish; a node killed
 //! mid-attempt leaves leases that expire, and the message is attempted again.
+//!
+//! Messages of the NATS reward stream's endpoint are published with [`RewardStream`]
+//! instead of posted; a node without one leaves them to nodes that have one.
 
 use crate::error::{Error, Result};
 use crate::schedule::{next_delay, retry_after};
 use crate::signature::signature_header;
+use crate::stream::RewardStream;
 use crate::target::{GuardedResolver, check_literal};
 use chrono::Utc;
-use engine::{AttemptOutcome, DeliveryAttempt, DueMessage};
+use engine::{AttemptOutcome, DeliveryAttempt, DueMessage, Transport};
 use reqwest::StatusCode;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -64,6 +68,8 @@ impl Default for RelayConfig {
 /// What one attempt did, for metrics.
 #[derive(Debug, Clone)]
 pub struct AttemptReport {
+    /// How the message travelled: `http` or `nats`.
+    pub transport: &'static str,
     /// `delivered`, `retry`, `failed`, or `lost` (the lease moved on meanwhile).
     pub outcome: &'static str,
     /// How long the attempt took.
@@ -89,6 +95,8 @@ struct Worker {
     client: reqwest::Client,
     owner: String,
     observer: Option<AttemptObserver>,
+    /// Where the NATS reward stream's messages are published, on a node with `nats_url`.
+    stream: Option<Arc<RewardStream>>,
     /// Attempts in flight per endpoint.
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
 }
@@ -110,11 +118,13 @@ pub fn client(config: &RelayConfig) -> Result<reqwest::Client> {
 }
 
 impl Relay {
-    /// Starts the relay over `store`.
+    /// Starts the relay over `store`, publishing the NATS reward stream's messages with
+    /// `stream` if this node has one.
     pub fn start(
         store: Store,
         config: RelayConfig,
         observer: Option<AttemptObserver>,
+        stream: Option<Arc<RewardStream>>,
     ) -> Result<Relay> {
         let worker = Worker {
             client: client(&config)?,
@@ -122,6 +132,7 @@ impl Relay {
             store,
             config,
             observer,
+            stream,
             in_flight: Arc::default(),
         };
         let wake = Arc::new(Notify::new());
@@ -232,7 +243,13 @@ impl Worker {
         }
         let due = self
             .store
-            .claim_webhook_messages(&self.owner, self.lease(), room as u64, &busy)
+            .claim_webhook_messages(
+                &self.owner,
+                self.lease(),
+                room as u64,
+                &busy,
+                self.stream.is_some(),
+            )
             .await?;
         let claimed = due.len();
         let mut release = Vec::new();
@@ -278,13 +295,22 @@ impl Worker {
         let m = &due.message;
         let at = Utc::now();
         let started = Instant::now();
-        let answer = self.send(&due, at.timestamp()).await;
+        let answer = match due.transport {
+            Transport::Http => self
+                .send(&due, at.timestamp())
+                .await
+                .map(|(status, wait)| (Some(status.as_u16()), wait)),
+            Transport::Nats => self.publish(m).await.map(|()| (None, None)),
+        };
         let duration = started.elapsed();
         let (http_status, error, retry_after) = match &answer {
-            Ok((status, retry_after)) => (Some(status.as_u16()), None, *retry_after),
+            Ok((status, retry_after)) => (*status, None, *retry_after),
             Err(e) => (None, Some(e.clone()), None),
         };
-        let success = http_status.is_some_and(|s| (200..300).contains(&s));
+        // A 2xx, or JetStream's ack.
+        let success = answer
+            .as_ref()
+            .is_ok_and(|(status, _)| status.is_none_or(|s| (200..300).contains(&s)));
         if http_status == Some(410) {
             let reason = "the endpoint answered 410 Gone";
             if let Err(e) = self
@@ -340,11 +366,22 @@ impl Worker {
                 .then(|| (Utc::now() - m.issued_at).to_std().ok())
                 .flatten();
             observer(AttemptReport {
+                transport: due.transport.as_str(),
                 outcome,
                 duration,
                 latency,
             });
         }
+    }
+
+    /// Publishes the message to the NATS reward stream; answers why JetStream did not ack.
+    async fn publish(&self, m: &engine::WebhookMessage) -> std::result::Result<(), String> {
+        let Some(stream) = &self.stream else {
+            return Err("this node does not publish to NATS (nats_url is not set)".to_owned());
+        };
+        stream
+            .publish(&m.webhook_id, &m.body, self.config.timeout)
+            .await
     }
 
     /// Posts the message; answers the status and any `Retry-After` (on 429 and 503), or why

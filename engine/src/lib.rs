@@ -50,5 +50,5 @@ pub use offers::{CustomerOffer, customer_offers};
 pub use state::{CampaignState, MAX_DISTINCT_VALUE_BYTES, MAX_SUM_WINDOW, Progress, STATE_VERSION};
 pub use webhook::{
     AttemptOutcome, DeliveryAttempt, DeliveryStatus, DueMessage, EndpointInput, EndpointPatch,
-    WebhookEndpoint, WebhookMessage, reward_message, webhook_id,
+    Transport, WebhookEndpoint, WebhookMessage, reward_message, webhook_id,
 };

@@ -11,8 +11,10 @@ use serde::Serialize;
 pub struct WebhookEndpoint {
     /// Its id.
     pub id: i64,
-    /// Where messages go (`http(s)://...`).
+    /// Where messages go: `http(s)://...`, or for the NATS reward stream `nats:` + subject.
     pub url: String,
+    /// How messages reach it.
+    pub transport: Transport,
     /// Free text.
     pub description: String,
     /// Campaign keys it receives (empty: all).
@@ -34,6 +36,36 @@ impl WebhookEndpoint {
     pub fn matches(&self, campaign: &str, kind: RewardKind) -> bool {
         (self.campaigns.is_empty() || self.campaigns.iter().any(|c| c == campaign))
             && (self.kinds.is_empty() || self.kinds.contains(&kind))
+    }
+}
+
+/// How an endpoint's messages travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transport {
+    /// A signed `POST` to the endpoint's URL (Standard Webhooks).
+    #[default]
+    Http,
+    /// A publish to the NATS reward stream, acked by JetStream. There is one such endpoint,
+    /// managed by the `nats_url` setting, not over the API.
+    Nats,
+}
+
+impl Transport {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Http => "http",
+            Transport::Nats => "nats",
+        }
+    }
+
+    /// The transport named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "http" => Some(Transport::Http),
+            "nats" => Some(Transport::Nats),
+            _ => None,
+        }
     }
 }
 
@@ -138,8 +170,10 @@ pub struct WebhookMessage {
 pub struct DueMessage {
     /// The message.
     pub message: WebhookMessage,
-    /// The endpoint's URL.
+    /// The endpoint's URL (for [`Transport::Nats`], `nats:` + the subject).
     pub url: String,
+    /// How the message travels.
+    pub transport: Transport,
     /// The secrets that sign it: the current one, then the previous one during a rotation.
     pub secrets: Vec<String>,
 }
@@ -241,6 +275,7 @@ mod tests {
         let mut e = WebhookEndpoint {
             id: 1,
             url: "https://x".into(),
+            transport: Transport::Http,
             description: String::new(),
             campaigns: vec![],
             kinds: vec![],

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(Access),
             Box::new(Webhooks),
             Box::new(EventSources),
+            Box::new(RewardStream),
         ]
     }
 }
@@ -387,6 +388,61 @@ impl MigrationTrait for EventSources {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// The NATS reward stream as an endpoint of its own transport, and customers' events by
+/// time (the console's and `Customer.events`' lookup).
+#[derive(Debug)]
+struct RewardStream;
+
+impl MigrationName for RewardStream {
+    fn name(&self) -> &str {
+        "m0018_reward_stream"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for RewardStream {
+    /// Whole or not at all, as [`Init`].
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("webhook_endpoints")
+                .add_column(string("transport").default("http"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("inbox_by_customer")
+                .table("inbox")
+                .col("customer_id")
+                .col("processed_at")
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("inbox_by_customer")
+                .table("inbox")
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table("webhook_endpoints")
+                .drop_column("transport")
+                .to_owned(),
+        )
+        .await
     }
 }
 

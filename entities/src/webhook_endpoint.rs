@@ -9,9 +9,11 @@ pub struct Model {
     /// Endpoint id.
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// Where messages are sent (`http(s)://...`).
+    /// Where messages are sent (`http(s)://...`; the NATS reward stream: `nats:` + subject).
     #[sea_orm(column_type = "Text")]
     pub url: String,
+    /// How messages travel: `http`, or `nats` for the one NATS reward stream.
+    pub transport: String,
     /// Free text.
     #[sea_orm(column_type = "Text")]
     pub description: String,

@@ -16,6 +16,10 @@
 //!   the same `webhook-id` and body.
 //! - **An attempt's result is kept only by its lease holder.** [`Store::record_webhook_attempt`]
 //!   updates the message only while the caller still holds its lease.
+//!
+//! The NATS reward stream is one more endpoint, of [`Transport::Nats`]: its messages are
+//! queued, leased, retried and logged like the others, and only nodes that publish to NATS
+//! lease them. [`Store::set_reward_stream`] keeps it in step with the `nats_url` setting.
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -24,14 +28,14 @@ use campaigns::RewardKind;
 use chrono::{DateTime, Utc};
 use engine::{
     AttemptOutcome, DeliveryAttempt, DeliveryStatus, DueMessage, EndpointInput, EndpointPatch,
-    WebhookEndpoint, WebhookMessage,
+    Transport, WebhookEndpoint, WebhookMessage,
 };
 use entities::{outbox, reward, webhook_attempt, webhook_endpoint, webhook_message};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::collections::HashMap;
 
@@ -49,10 +53,16 @@ fn corrupt(what: String) -> Error {
     Error::Engine(engine::Error::Corrupt(what))
 }
 
+/// Why the NATS reward stream is disabled while no node publishes to NATS.
+pub const REWARD_STREAM_OFF: &str = "nats_url is not set: rewards are not published to NATS";
+
 /// An endpoint row as the domain's endpoint.
 fn endpoint(row: webhook_endpoint::Model) -> Result<WebhookEndpoint> {
+    let transport = Transport::parse(&row.transport)
+        .ok_or_else(|| corrupt(format!("webhook endpoint {}: bad transport", row.id)))?;
     Ok(WebhookEndpoint {
         id: row.id,
+        transport,
         campaigns: serde_json::from_str(&row.campaigns)?,
         kinds: serde_json::from_str(&row.kinds)?,
         url: row.url,
@@ -130,17 +140,31 @@ impl Store {
         input: &EndpointInput,
         secret: &str,
     ) -> Result<WebhookEndpoint> {
-        let now = Utc::now();
         let txn = self.begin_write().await?;
+        let row = Self::insert_endpoint(&txn, input, Transport::Http, secret).await?;
+        txn.commit().await?;
+        endpoint(row)
+    }
+
+    /// Inserts an endpoint that receives the rewards issued from now on: those of outbox rows
+    /// after the last one there is.
+    async fn insert_endpoint(
+        txn: &DatabaseTransaction,
+        input: &EndpointInput,
+        transport: Transport,
+        secret: &str,
+    ) -> Result<webhook_endpoint::Model> {
+        let now = Utc::now();
         let last: Option<i64> = outbox::Entity::find()
             .select_only()
             .column_as(outbox::Column::Id.max(), "last")
             .into_tuple()
-            .one(&txn)
+            .one(txn)
             .await?
             .flatten();
-        let row = webhook_endpoint::ActiveModel {
+        Ok(webhook_endpoint::ActiveModel {
             url: Set(input.url.clone()),
+            transport: Set(transport.as_str().to_owned()),
             description: Set(input.description.clone()),
             campaigns: Set(serde_json::to_string(&input.campaigns)?),
             kinds: Set(serde_json::to_string(&input.kinds)?),
@@ -154,10 +178,83 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
-        .await?;
+        .insert(txn)
+        .await?)
+    }
+
+    /// Keeps the NATS reward stream's endpoint in step with this node's `nats_url`: with
+    /// `Some(subject)` it exists, publishes to `subject`, and is enabled again if it was only
+    /// disabled for [`REWARD_STREAM_OFF`] (an operator's disabling stays); with `None` an
+    /// enabled one is disabled for [`REWARD_STREAM_OFF`], so no message waits for a
+    /// publisher that is not there. Answers the endpoint, if there is one.
+    pub async fn set_reward_stream(
+        &self,
+        subject: Option<&str>,
+    ) -> Result<Option<WebhookEndpoint>> {
+        let txn = self.begin_write().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Nodes starting together create one stream endpoint, not one each.
+            txn.execute_unprepared(
+                "SELECT pg_advisory_xact_lock(hashtext('offerflow_reward_stream'))",
+            )
+            .await?;
+        }
+        let existing = webhook_endpoint::Entity::find()
+            .filter(webhook_endpoint::Column::Transport.eq(Transport::Nats.as_str()))
+            .order_by_asc(webhook_endpoint::Column::Id)
+            .one(&txn)
+            .await?;
+        let row = match (existing, subject) {
+            (None, None) => None,
+            (None, Some(subject)) => {
+                let input = EndpointInput {
+                    url: format!("nats:{subject}"),
+                    description: "The NATS reward stream (the nats_url setting)".to_owned(),
+                    campaigns: Vec::new(),
+                    kinds: Vec::new(),
+                };
+                Some(Self::insert_endpoint(&txn, &input, Transport::Nats, "").await?)
+            }
+            (Some(row), subject) => {
+                let off = row.disabled_reason.as_deref() == Some(REWARD_STREAM_OFF);
+                let url = subject.map(|s| format!("nats:{s}"));
+                let (enabled, reason) = match subject {
+                    Some(_) if off => (true, None),
+                    None if row.enabled => (false, Some(REWARD_STREAM_OFF.to_owned())),
+                    _ => (row.enabled, row.disabled_reason.clone()),
+                };
+                if enabled == row.enabled && url.as_ref().is_none_or(|u| *u == row.url) {
+                    Some(row)
+                } else {
+                    let mut active: webhook_endpoint::ActiveModel = row.into();
+                    if let Some(url) = url {
+                        active.url = Set(url);
+                    }
+                    active.enabled = Set(enabled);
+                    active.disabled_reason = Set(reason);
+                    active.updated_at = Set(Utc::now());
+                    Some(active.update(&txn).await?)
+                }
+            }
+        };
         txn.commit().await?;
-        endpoint(row)
+        row.map(endpoint).transpose()
+    }
+
+    /// Endpoint `id`'s row, refused if it is the NATS reward stream, which follows the
+    /// `nats_url` setting and is not changed over the API.
+    async fn api_endpoint_row(
+        &self,
+        db: &impl ConnectionTrait,
+        id: i64,
+    ) -> Result<webhook_endpoint::Model> {
+        let row = self.endpoint_row(db, id).await?;
+        if row.transport == Transport::Nats.as_str() {
+            return Err(Error::conflict(format!(
+                "webhook endpoint {id} is the NATS reward stream: it follows the nats_url setting and cannot be changed, rotated or deleted (it can be disabled)"
+            )));
+        }
+        Ok(row)
     }
 
     /// Every endpoint, oldest first.
@@ -186,7 +283,7 @@ impl Store {
         id: i64,
         patch: &EndpointPatch,
     ) -> Result<WebhookEndpoint> {
-        let row = self.endpoint_row(&self.db, id).await?;
+        let row = self.api_endpoint_row(&self.db, id).await?;
         let mut active: webhook_endpoint::ActiveModel = row.into();
         if let Some(url) = &patch.url {
             active.url = Set(url.clone());
@@ -228,7 +325,7 @@ impl Store {
         previous_until: DateTime<Utc>,
     ) -> Result<WebhookEndpoint> {
         let txn = self.begin_write().await?;
-        let row = self.endpoint_row(&txn, id).await?;
+        let row = self.api_endpoint_row(&txn, id).await?;
         let previous = row.secret.clone();
         let mut active: webhook_endpoint::ActiveModel = row.into();
         active.secret = Set(secret.to_owned());
@@ -243,7 +340,7 @@ impl Store {
     /// Deletes endpoint `id` with its messages (pending ones are dropped) and their attempts.
     pub async fn delete_webhook_endpoint(&self, id: i64) -> Result<WebhookEndpoint> {
         let txn = self.begin_write().await?;
-        let row = self.endpoint_row(&txn, id).await?;
+        let row = self.api_endpoint_row(&txn, id).await?;
         let messages = webhook_message::Entity::find()
             .select_only()
             .column(webhook_message::Column::Id)
@@ -403,14 +500,16 @@ impl Store {
         Ok(rows.len())
     }
 
-    /// Leases up to `limit` due messages of enabled endpoints (but those in `busy`) to
-    /// `owner` for `lease`, and answers them with what sending them needs.
+    /// Leases up to `limit` due messages of enabled endpoints (but those in `busy`, and the
+    /// NATS reward stream's unless `nats`: this node publishes there) to `owner` for
+    /// `lease`, and answers them with what sending them needs.
     pub async fn claim_webhook_messages(
         &self,
         owner: &str,
         lease: std::time::Duration,
         limit: u64,
         busy: &[i64],
+        nats: bool,
     ) -> Result<Vec<DueMessage>> {
         let now = ms(Utc::now());
         let txn = self.begin_write().await?;
@@ -420,6 +519,7 @@ impl Store {
             .await?
             .into_iter()
             .filter(|e| !busy.contains(&e.id))
+            .filter(|e| nats || e.transport != Transport::Nats.as_str())
             .map(|e| (e.id, e))
             .collect();
         if endpoints.is_empty() {
@@ -463,6 +563,7 @@ impl Store {
             }
             due.push(DueMessage {
                 url: ep.url.clone(),
+                transport: Transport::parse(&ep.transport).unwrap_or_default(),
                 secrets,
                 message: message(row)?,
             });

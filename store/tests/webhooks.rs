@@ -5,8 +5,11 @@
 mod common;
 
 use common::*;
-use engine::{AttemptOutcome, DeliveryAttempt, DeliveryStatus, EndpointInput};
+use engine::{
+    AttemptOutcome, DeliveryAttempt, DeliveryStatus, EndpointInput, EndpointPatch, Transport,
+};
 use std::time::Duration;
+use store::REWARD_STREAM_OFF;
 
 const ORDERS: &str = "key: orders\nname: n\ngoal: {kind: count, when: 'event.type == \"order\"', target: 1}\nrewards: [{kind: points, amount: 10}]\nlimits: {per_customer: 100}\n";
 
@@ -54,18 +57,18 @@ async fn one_lease_holder_per_message_and_rewards_only_while_an_endpoint_exists(
         assert_eq!(queued.len(), 2);
         let lease = Duration::from_secs(60);
         let a = store
-            .claim_webhook_messages("a", lease, 1, &[])
+            .claim_webhook_messages("a", lease, 1, &[], false)
             .await
             .unwrap();
         let b = store
-            .claim_webhook_messages("b", lease, 10, &[])
+            .claim_webhook_messages("b", lease, 10, &[], false)
             .await
             .unwrap();
         assert_eq!((a.len(), b.len()), (1, 1));
         assert_ne!(a[0].message.id, b[0].message.id);
         assert!(
             store
-                .claim_webhook_messages("c", lease, 10, &[])
+                .claim_webhook_messages("c", lease, 10, &[], false)
                 .await
                 .unwrap()
                 .is_empty()
@@ -90,7 +93,7 @@ async fn one_lease_holder_per_message_and_rewards_only_while_an_endpoint_exists(
             .await
             .unwrap();
         let again = store
-            .claim_webhook_messages("c", Duration::from_millis(1), 10, &[])
+            .claim_webhook_messages("c", Duration::from_millis(1), 10, &[], false)
             .await
             .unwrap();
         assert_eq!(again.len(), 1);
@@ -102,7 +105,7 @@ async fn one_lease_holder_per_message_and_rewards_only_while_an_endpoint_exists(
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
             let d = store
-                .claim_webhook_messages("d", lease, 10, &[])
+                .claim_webhook_messages("d", lease, 10, &[], false)
                 .await
                 .unwrap();
             if d.len() == 1 {
@@ -123,6 +126,143 @@ async fn one_lease_holder_per_message_and_rewards_only_while_an_endpoint_exists(
             .unwrap();
         assert_eq!(delivered.len(), 1);
         assert_eq!(store.webhook_attempts(id).await.unwrap().len(), 1);
+        db.drop_schema().await;
+    }
+}
+
+#[tokio::test]
+async fn the_reward_stream_follows_nats_url_and_only_publishing_nodes_lease_its_messages() {
+    for db in databases().await {
+        let store = &db.store;
+        assert!(store.set_reward_stream(None).await.unwrap().is_none());
+        // Two nodes starting together make one stream endpoint.
+        let (a, b) = tokio::join!(
+            store.set_reward_stream(Some("offerflow.rewards")),
+            store.set_reward_stream(Some("offerflow.rewards")),
+        );
+        let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+        assert_eq!(a.id, b.id);
+        assert_eq!(store.webhook_endpoints().await.unwrap().len(), 1);
+        assert_eq!(
+            (a.transport, a.url.as_str(), a.enabled),
+            (Transport::Nats, "nats:offerflow.rewards", true)
+        );
+        store.install_campaign(&spec(ORDERS)).await.unwrap();
+        store
+            .process_batch(&[event("e1", "c", "order", "2026-12-01T10:00:00Z")])
+            .await
+            .unwrap();
+        while store.dispatch_outbox(10).await.unwrap() > 0 {}
+        let lease = Duration::from_secs(60);
+        let without = store
+            .claim_webhook_messages("http-only", lease, 10, &[], false)
+            .await
+            .unwrap();
+        assert!(without.is_empty(), "a node without NATS leased {without:?}");
+        let with = store
+            .claim_webhook_messages("nats", lease, 10, &[], true)
+            .await
+            .unwrap();
+        assert_eq!(with.len(), 1);
+        assert_eq!(with[0].transport, Transport::Nats);
+        // Not changed over the API.
+        let refused = store.delete_webhook_endpoint(a.id).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("NATS reward stream"),
+            "{refused}"
+        );
+        let patch = EndpointPatch {
+            description: Some("x".into()),
+            ..EndpointPatch::default()
+        };
+        assert!(store.update_webhook_endpoint(a.id, &patch).await.is_err());
+        // A start without nats_url disables it; one with it enables it again, on its subject.
+        let off = store.set_reward_stream(None).await.unwrap().unwrap();
+        assert!(!off.enabled);
+        assert_eq!(off.disabled_reason.as_deref(), Some(REWARD_STREAM_OFF));
+        let on = store
+            .set_reward_stream(Some("rewards.b"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (on.id, on.enabled, on.url.as_str()),
+            (a.id, true, "nats:rewards.b")
+        );
+        // An operator's disabling stays.
+        store
+            .set_webhook_endpoint_enabled(a.id, Some("paused by ops"))
+            .await
+            .unwrap();
+        let kept = store
+            .set_reward_stream(Some("rewards.b"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.disabled_reason.as_deref(), Some("paused by ops"));
+        db.drop_schema().await;
+    }
+}
+
+#[tokio::test]
+async fn pruning_drops_only_dispatched_rows_and_delivered_messages_older_than_the_retention() {
+    for db in databases().await {
+        let store = &db.store;
+        store.install_campaign(&spec(ORDERS)).await.unwrap();
+        let ep = store
+            .create_webhook_endpoint(&input("http://x/hook"), "whsec_AAAA")
+            .await
+            .unwrap();
+        store
+            .process_batch(&[
+                event("e1", "c", "order", "2026-12-01T10:00:00Z"),
+                event("e2", "c", "order", "2026-12-01T10:00:01Z"),
+            ])
+            .await
+            .unwrap();
+        while store.dispatch_outbox(10).await.unwrap() > 0 {}
+        let due = store
+            .claim_webhook_messages("a", Duration::from_secs(60), 10, &[], false)
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 2);
+        let (delivered, failing) = (due[0].message.id, due[1].message.id);
+        let later = chrono::Utc::now() + chrono::Duration::hours(1);
+        store
+            .record_webhook_attempt(delivered, "a", &attempt(200), AttemptOutcome::Delivered)
+            .await
+            .unwrap();
+        store
+            .record_webhook_attempt(failing, "a", &attempt(500), AttemptOutcome::Retry(later))
+            .await
+            .unwrap();
+        // A reward not dispatched yet.
+        store
+            .process_batch(&[event("e3", "c", "order", "2026-12-01T10:00:02Z")])
+            .await
+            .unwrap();
+        // Nothing is older than a retention that started before it all.
+        let before_all = chrono::Utc::now() - chrono::Duration::hours(1);
+        assert_eq!(store.prune_deliveries(before_all).await.unwrap(), (0, 0));
+        let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+        assert_eq!(store.prune_deliveries(now).await.unwrap(), (2, 1));
+        // The pending message and its attempt stay; the delivered one's attempts went.
+        let left = store.webhook_messages(ep.id, None, None, 10).await.unwrap();
+        assert_eq!(left.iter().map(|m| m.id).collect::<Vec<_>>(), [failing]);
+        assert_eq!(store.webhook_attempts(failing).await.unwrap().len(), 1);
+        assert!(store.webhook_attempts(delivered).await.unwrap().is_empty());
+        // The undispatched row was kept, and still becomes a message.
+        assert_eq!(store.dispatch_outbox(10).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .webhook_messages(ep.id, None, None, 10)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        // The ledger is never pruned.
+        assert_eq!(store.rewards().await.unwrap().len(), 3);
         db.drop_schema().await;
     }
 }

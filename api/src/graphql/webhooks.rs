@@ -22,8 +22,10 @@ pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 pub struct WebhookEndpoint {
     /// Its id.
     pub id: ID,
-    /// Where messages are posted.
+    /// Where messages are posted; for the NATS reward stream, `nats:` + its subject.
     pub url: String,
+    /// How messages reach it.
+    pub transport: WebhookTransport,
     /// Free text.
     pub description: String,
     /// Campaign keys it receives (empty: all).
@@ -45,6 +47,7 @@ impl From<engine::WebhookEndpoint> for WebhookEndpoint {
         WebhookEndpoint {
             id: ID(e.id.to_string()),
             url: e.url,
+            transport: e.transport.into(),
             description: e.description,
             campaigns: e.campaigns,
             kinds: e.kinds.into_iter().map(RewardKind::from).collect(),
@@ -52,6 +55,26 @@ impl From<engine::WebhookEndpoint> for WebhookEndpoint {
             disabled_reason: e.disabled_reason,
             created_at: e.created_at,
             updated_at: e.updated_at,
+        }
+    }
+}
+
+/// How an endpoint's messages travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum WebhookTransport {
+    /// A signed `POST` (Standard Webhooks).
+    Http,
+    /// The NATS reward stream: a JetStream publish with `Nats-Msg-Id` = the webhook id,
+    /// sent once JetStream acked it. It follows the server's `nats_url` setting: it can be
+    /// disabled, enabled, recovered and redelivered, not changed, rotated or deleted.
+    Nats,
+}
+
+impl From<engine::Transport> for WebhookTransport {
+    fn from(t: engine::Transport) -> Self {
+        match t {
+            engine::Transport::Http => WebhookTransport::Http,
+            engine::Transport::Nats => WebhookTransport::Nats,
         }
     }
 }

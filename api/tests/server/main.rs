@@ -16,6 +16,7 @@ mod limits;
 mod metrics;
 mod poison;
 mod receiver;
+mod reward_stream;
 mod subscription;
 mod subscription_limits;
 mod webhooks;

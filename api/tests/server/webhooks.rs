@@ -11,7 +11,7 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A published campaign `key` that issues `kind` 10 on every `order` event.
-async fn campaign(server: &TestServer, key: &str, kind: &str) {
+pub(crate) async fn campaign(server: &TestServer, key: &str, kind: &str) {
     let source = format!(
         "key: {key}\nname: {key}\ngoal: {{kind: count, when: 'event.type == \"order\"', target: 1}}\nrewards: [{{kind: {kind}, amount: 10}}]\nlimits: {{per_customer: 1000}}\n"
     );
@@ -30,7 +30,7 @@ async fn campaign(server: &TestServer, key: &str, kind: &str) {
 }
 
 /// Sends `n` orders by `customer`, ids prefixed `prefix`.
-async fn orders(server: &TestServer, prefix: &str, customer: &str, n: usize) {
+pub(crate) async fn orders(server: &TestServer, prefix: &str, customer: &str, n: usize) {
     let events: Vec<Value> = (0..n)
         .map(|i| {
             event(
@@ -72,7 +72,7 @@ async fn endpoint(server: &TestServer, url: &str, extra: Value) -> (String, Stri
 }
 
 /// An endpoint's deliveries, newest first.
-async fn deliveries(server: &TestServer, id: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(server: &TestServer, id: &str) -> Vec<Value> {
     let d = server
         .data(
             "query($id: ID!) { webhookDeliveries(endpointId: $id, first: 100) { edges { node { id webhookId body status nextAttemptAt attempts { httpStatus error durationMs } } } } }",
@@ -88,7 +88,12 @@ async fn deliveries(server: &TestServer, id: &str) -> Vec<Value> {
 }
 
 /// Waits until every delivery of endpoint `id` has `status`, and there are `n`.
-async fn wait_status(server: &TestServer, id: &str, n: usize, status: &str) -> Vec<Value> {
+pub(crate) async fn wait_status(
+    server: &TestServer,
+    id: &str,
+    n: usize,
+    status: &str,
+) -> Vec<Value> {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let list = deliveries(server, id).await;
@@ -158,8 +163,12 @@ async fn failures_then_success_signed_with_one_id_and_body() {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             let (_, text) = server.get("/metrics").await;
-            if text.contains("offerflow_webhook_attempts_total{outcome=\"delivered\"} 1") {
-                assert!(text.contains("offerflow_webhook_attempts_total{outcome=\"retry\"} 2"));
+            if text.contains(
+                "offerflow_webhook_attempts_total{transport=\"http\",outcome=\"delivered\"} 1",
+            ) {
+                assert!(text.contains(
+                    "offerflow_webhook_attempts_total{transport=\"http\",outcome=\"retry\"} 2"
+                ));
                 assert!(
                     text.contains("offerflow_webhook_delivery_seconds_count 1"),
                     "{text}"

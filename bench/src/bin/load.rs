@@ -9,6 +9,7 @@
 //! `offers` asks GraphQL for random customers' offers. Each prints its rate and the request
 //! latency's p50, p99 and max.
 
+use offerflow_bench::server::{Server, percentile};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,27 +55,11 @@ fn args() -> (String, Args) {
     (mode, a)
 }
 
-async fn graphql(client: &reqwest::Client, a: &Args, query: &str, variables: Value) -> Value {
-    let answer: Value = client
-        .post(format!("{}/graphql", a.url))
-        .bearer_auth(&a.key)
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
-    assert!(answer.get("errors").is_none(), "{answer}");
-    answer
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
+fn server(a: &Args) -> Server {
+    Server {
+        url: a.url.clone(),
+        key: a.key.clone(),
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 fn report(what: &str, count: u64, elapsed: Duration, mut latencies: Vec<Duration>) {
@@ -115,24 +100,24 @@ async fn setup(a: Args) {
     let client = reqwest::Client::new();
     for file in &a.files {
         let source = std::fs::read_to_string(file).expect("spec file");
-        let created = graphql(
-            &client,
-            &a,
-            "mutation($s: String!) { createCampaign(source: $s) { key } }",
-            json!({"s": source}),
-        )
-        .await;
+        let created = server(&a)
+            .graphql(
+                &client,
+                "mutation($s: String!) { createCampaign(source: $s) { key } }",
+                json!({"s": source}),
+            )
+            .await;
         let key = created["data"]["createCampaign"]["key"]
             .as_str()
             .expect("key")
             .to_owned();
-        graphql(
-            &client,
-            &a,
-            "mutation($k: String!) { publishCampaign(key: $k) { version } }",
-            json!({"k": key}),
-        )
-        .await;
+        server(&a)
+            .graphql(
+                &client,
+                "mutation($k: String!) { publishCampaign(key: $k) { version } }",
+                json!({"k": key}),
+            )
+            .await;
         eprintln!("published {key}");
     }
     let tiers = ["gold", "silver", "bronze"];
@@ -143,7 +128,7 @@ async fn setup(a: Args) {
             doc.push_str(&format!(" c{c}: upsertCustomer(id: \"c{c}\", attributes: {{tier: \"{}\", country: \"FR\"}}) {{ id }}", tiers[(*c % 3) as usize]));
         }
         doc.push_str(" }");
-        graphql(&client, &a, &doc, json!({})).await;
+        server(&a).graphql(&client, &doc, json!({})).await;
     }
     eprintln!(
         "{} profiles in {:.1} s",

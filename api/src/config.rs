@@ -3,6 +3,16 @@
 //!
 //! Every setting has the same name in the file, in the environment (upper-cased, prefixed
 //! with `OFFERFLOW_`) and, for the few that have one, as a flag (`--database-url`).
+//!
+//! Why not `figment`, made for layered configuration: it was weighed, and the layering it
+//! would take over is some thirty lines here ([`Config::load`]: serde values merged key by
+//! key). What it would not give is what users get from this loader: an environment variable
+//! refused by its own name (the message starts with `OFFERFLOW_MAX_BATCH`; figment names the
+//! key and "environment variable(s)" only), list-like values such as `webhook_retry_schedule`
+//! read the same in the file and the environment (figment's environment provider parses
+//! values as TOML-like data), and the warning that names the nearest setting for a mistyped
+//! `OFFERFLOW_*` variable ([`Config::unknown_variables`]), which needs the list of known keys
+//! either way. So the loader stays, with its tests.
 
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};

@@ -11,12 +11,16 @@
 //! documented simplification, which this model does not describe).
 
 use campaigns::CompiledCampaign;
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use engine::{MemoryProcessor, Outcome, Status};
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
+use vocabulary::*;
+
+#[path = "support/vocabulary.rs"]
+mod vocabulary;
 
 // ---------------------------------------------------------------------------------------------
 // Campaigns
@@ -138,23 +142,6 @@ fn compile(texts: &[&str]) -> Vec<CompiledCampaign> {
 // Events
 // ---------------------------------------------------------------------------------------------
 
-const TYPES: [&str; 4] = ["order", "view", "open", "other"];
-const CATEGORIES: [&str; 5] = ["c0", "c1", "c2", "c3", "c4"];
-const HOUR: i64 = 3_600;
-const DAY: i64 = 86_400;
-const GAPS: [i64; 11] = [
-    0,
-    1,
-    30 * 60,
-    59 * 60,
-    HOUR,
-    3 * HOUR,
-    23 * HOUR,
-    DAY,
-    25 * HOUR,
-    47 * HOUR,
-    3 * DAY,
-];
 /// Starting points: December, and just before New York's 2026 DST changes (Mar 8, Nov 1).
 const BASES: [&str; 3] = [
     "2026-12-01T00:00:00Z",
@@ -193,29 +180,16 @@ impl std::fmt::Debug for Ev {
     }
 }
 
-fn time(at: i64) -> String {
-    DateTime::from_timestamp(at, 0)
-        .expect("in range")
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn parse_time(text: &str) -> i64 {
-    DateTime::parse_from_rfc3339(text)
-        .expect("RFC 3339")
-        .timestamp()
-}
-
 impl Ev {
     fn json(&self) -> Value {
-        let mut attributes = Map::new();
-        if let Some(a) = self.amount {
-            attributes.insert("amount".into(), json!(a));
-        }
-        if let Some(c) = self.category {
-            attributes.insert("category".into(), json!(c));
-        }
-        json!({"id": self.id, "customer_id": self.customer, "type": self.kind,
-            "occurred_at": time(self.at), "attributes": attributes})
+        event_json(
+            &self.id,
+            &self.customer,
+            self.kind,
+            self.at,
+            self.amount,
+            self.category,
+        )
     }
 }
 

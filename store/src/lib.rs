@@ -325,8 +325,9 @@ impl Store {
     }
 
     /// The connection, for this crate's own integration tests alone (they check the raw
-    /// inbox and outbox rows); nothing outside storage reaches the database through it.
-    #[doc(hidden)]
+    /// inbox and outbox rows), behind the `test-support` feature that only they enable:
+    /// nothing outside storage reaches the database through it.
+    #[cfg(feature = "test-support")]
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }

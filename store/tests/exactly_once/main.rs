@@ -22,6 +22,9 @@ mod processes;
 mod random_streams;
 mod specs;
 mod streams;
+/// Shared with the engine's model test.
+#[path = "../../../engine/tests/support/vocabulary.rs"]
+mod vocabulary;
 
 use campaigns::{CompiledCampaign, Customer};
 use engine::{CampaignState, EventResult, MemoryProcessor, Outcome, Reason, Status};
@@ -42,3 +45,4 @@ use db::*;
 use processes::*;
 use specs::*;
 use streams::*;
+use vocabulary::*;

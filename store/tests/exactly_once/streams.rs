@@ -2,24 +2,6 @@
 
 use super::*;
 
-pub(super) const TYPES: [&str; 4] = ["order", "view", "open", "other"];
-pub(super) const CATEGORIES: [&str; 5] = ["c0", "c1", "c2", "c3", "c4"];
-pub(super) const HOUR: i64 = 3_600;
-pub(super) const DAY: i64 = 86_400;
-/// Gaps between one customer's events: the first five are under the sequence's hour.
-pub(super) const GAPS: [i64; 11] = [
-    0,
-    1,
-    30 * 60,
-    59 * 60,
-    HOUR,
-    3 * HOUR,
-    23 * HOUR,
-    DAY,
-    25 * HOUR,
-    47 * HOUR,
-    3 * DAY,
-];
 /// December (and the schedule's bounds), and just before New York's DST changes.
 pub(super) const BASES: [&str; 3] = [
     "2026-11-30T20:00:00Z",
@@ -49,18 +31,10 @@ pub(super) enum Item {
     Invalid(usize),
 }
 
-pub(super) fn time(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .expect("in range")
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// The stream's JSON. Each customer has a clock of their own, so their events are in time
 /// order and close enough together for windows and sequences to complete.
 pub(super) fn materialize(items: &[Item], base: usize) -> Vec<Value> {
-    let start = chrono::DateTime::parse_from_rfc3339(BASES[base % BASES.len()])
-        .expect("RFC 3339")
-        .timestamp();
+    let start = parse_time(BASES[base % BASES.len()]);
     let mut clocks: HashMap<usize, i64> = HashMap::new();
     let mut fresh: Vec<Value> = Vec::new();
     let mut out = Vec::with_capacity(items.len());
@@ -80,16 +54,14 @@ pub(super) fn materialize(items: &[Item], base: usize) -> Vec<Value> {
                     .or_insert(start + (customer as i64 % 24) * HOUR);
                 *clock += GAPS[gap % GAPS.len()];
                 let kind = TYPES[kind % TYPES.len()];
-                let mut attributes = serde_json::Map::new();
-                if kind == "order" || extra {
-                    attributes.insert("amount".into(), json!(amount));
-                }
-                if kind == "view" || extra {
-                    let c = CATEGORIES[category % CATEGORIES.len()];
-                    attributes.insert("category".into(), json!(c));
-                }
-                let e = json!({"id": id, "customer_id": customer_name(customer), "type": kind,
-                    "occurred_at": time(*clock), "attributes": attributes});
+                let e = event_json(
+                    &id,
+                    &customer_name(customer),
+                    kind,
+                    *clock,
+                    (kind == "order" || extra).then_some(amount),
+                    (kind == "view" || extra).then_some(CATEGORIES[category % CATEGORIES.len()]),
+                );
                 fresh.push(e.clone());
                 out.push(e);
             }

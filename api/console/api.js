@@ -61,6 +61,7 @@ const NEEDS = {
   author: ["admin", "author"],
   customer: ["admin", "read"],
   ingest: ["admin", "ingest"],
+  admin: ["admin"],
 };
 
 /** Whether the signed-in key may do `what`, and if not, why. */

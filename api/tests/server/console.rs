@@ -4,10 +4,10 @@
 //! read the audit log; a campaign named like markup is shown as text; a key without the
 //! author scope sees what it may not do disabled with the reason. The webhooks page, with real
 //! receivers on ephemeral ports: an endpoint created (its secret shown once, and the one that
-//! signs), a reward delivered after a refusal, redelivered, filtered, paged, the secret rotated,
-//! the endpoint disabled, enabled and recovered, another deleted, markup shown as text, and a
-//! key without admin told why it may do nothing. Screenshots go to `docs/console/`, which
-//! `docs/console.md` shows.
+//! signs), a reward delivered after a refusal, redelivered, filtered, the endpoint edited, the
+//! log paged, the secret rotated, the endpoint disabled, enabled and recovered, another
+//! deleted, markup shown as text, and a key without admin told why it may do nothing.
+//! Screenshots go to `docs/console/`, which `docs/console.md` shows.
 //!
 //! Without `chromium` and `chromedriver` the test is skipped with a note, except under `CI`,
 //! where it fails (`.ci/run` installs them).
@@ -696,6 +696,22 @@ async fn webhooks_journey(server: &TestServer, page: &Page) {
         .await;
     let status = page.wait("#delivery-status").await;
     status.select_by_value("").await.expect("no filter");
+    page.wait_xpath(&delivered).await;
+
+    // Edit it: the form holds what it has; the change is shown.
+    page.click("#endpoint-edit").await;
+    let url = page.wait("#endpoint-url").await;
+    assert_eq!(url.prop("value").await.unwrap(), Some(wallet.url.clone()));
+    let points = page.wait("#endpoint-kind-points").await;
+    assert_eq!(
+        points.prop("checked").await.unwrap().as_deref(),
+        Some("true")
+    );
+    page.type_into("#endpoint-description", "Points wallet (EU)")
+        .await;
+    page.click("#endpoint-save").await;
+    page.wait_xpath(r#"//dd[@id="endpoint-about" and .="Points wallet (EU)"]"#)
+        .await;
     page.wait_xpath(&delivered).await;
 
     // Twenty more rewards: Refresh shows the newest twenty, Load more the one before them.

@@ -59,6 +59,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("author.js", JS, include_bytes!("../console/author.js")),
     ("simulate.js", JS, include_bytes!("../console/simulate.js")),
     ("customer.js", JS, include_bytes!("../console/customer.js")),
+    ("webhooks.js", JS, include_bytes!("../console/webhooks.js")),
 ];
 
 /// Each file's `ETag`, computed once.

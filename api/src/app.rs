@@ -1,6 +1,7 @@
 //! The running service: the store, the batching pipeline in front of it, the configuration,
-//! and the feed of committed events that subscriptions read. GraphQL and HTTP handlers share
-//! one [`App`].
+//! the feed of committed events that subscriptions read, and the metrics registry that it,
+//! the relay and the workers report into ([`crate::metrics`]). GraphQL and HTTP handlers
+//! share one [`App`].
 
 use crate::auth::{Keys, NewKey, Scope, Tokens};
 use crate::config::Config;
@@ -23,11 +24,12 @@ const FEED_CAPACITY: usize = 4_096;
 pub type Committed = store::CommitNotice;
 
 /// Something running beside the server that the server reports on and stops first: an event
-/// source. Its figures join `/metrics`, its readiness `/readyz`, and it is stopped (finishing
+/// source. Its families join `/metrics`, its readiness `/readyz`, and it is stopped (finishing
 /// its work in flight) before the pipeline.
 pub trait Worker: Send + Sync + std::fmt::Debug {
-    /// Its lines of the Prometheus text.
-    fn metrics(&self) -> String;
+    /// Registers its metric families in the node's registry (once, when it is added; their
+    /// names must not be taken already).
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry);
     /// `Ok(())`, or why it is not ready.
     fn readiness(&self) -> std::result::Result<(), String>;
     /// Stops it, finishing what it has in flight.
@@ -66,6 +68,11 @@ impl App {
     /// The service over a store already connected.
     pub async fn with_store(store: Store, config: Config) -> Result<App> {
         let metrics = Arc::new(Metrics::default());
+        metrics.register(|registry| {
+            let caches = crate::metrics::CacheRequests(store.clone());
+            let help = "Cache lookups, by cache and result.";
+            crate::metrics::register(registry, "offerflow_cache_requests_total", help, caches);
+        });
         let stream = reward_stream(&store, &config).await?;
         let relay = start_relay(&store, &config, &metrics, stream)?;
         let observed = Arc::clone(&metrics);
@@ -234,6 +241,9 @@ impl App {
 
     /// Adds a worker: reported in `/metrics` and `/readyz`, stopped before the pipeline.
     pub fn add_worker(&self, worker: Arc<dyn Worker>) {
+        self.inner
+            .metrics
+            .register(|registry| worker.register_metrics(registry));
         if let Ok(mut workers) = self.inner.workers.lock() {
             workers.push(worker);
         }

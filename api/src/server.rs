@@ -1,6 +1,7 @@
 //! The HTTP server (axum): GraphQL at `/graphql` (POST; GraphiQL on GET), subscriptions over
 //! WebSocket at `/graphql/ws`, `POST /v1/events` for producers, `/healthz`, `/readyz` and
-//! `/metrics`; the marketer console at `/console` ([`crate::console`]).
+//! `/metrics` (OpenMetrics text, [`crate::metrics`]); the marketer console at `/console`
+//! ([`crate::console`]).
 //!
 //! Every request but the health checks passes one gate first: its credentials are read (an
 //! API key or a customer token as `Authorization: Bearer ...`; bad ones get 401), its
@@ -397,7 +398,8 @@ async fn graphql_ws(
         .on_upgrade(move |socket| websocket::serve(socket, session))
 }
 
-/// `GET /metrics`: Prometheus text; needs scope read (or admin).
+/// `GET /metrics`: one OpenMetrics text exposition of the node's registry ([`crate::metrics`]),
+/// its levels read from the service's state first; needs scope read (or admin).
 async fn metrics(
     State(shared): State<Shared>,
     Extension(principal): Extension<Principal>,
@@ -407,47 +409,35 @@ async fn metrics(
     }
     use std::sync::atomic::Ordering::Relaxed;
     let app = &shared.app;
-    let caches = app.store().cache_stats();
-    let mut text = app.metrics().render();
-    for worker in app.workers() {
-        text.push_str(&worker.metrics());
-    }
-    text.push_str("# HELP offerflow_cache_requests_total Cache lookups, by cache and result.\n# TYPE offerflow_cache_requests_total counter\n");
-    for (cache, result, counter) in [
-        ("compiled", "hit", &caches.compiled_hits),
-        ("compiled", "miss", &caches.compiled_misses),
-        ("progress", "hit", &caches.progress_hits),
-        ("progress", "miss", &caches.progress_misses),
-        ("view", "hit", &caches.view_hits),
-        ("view", "miss", &caches.view_misses),
-    ] {
-        text.push_str(&format!(
-            "offerflow_cache_requests_total{{cache=\"{cache}\",result=\"{result}\"}} {}\n",
-            counter.load(Relaxed)
-        ));
-    }
+    let levels = app.metrics().levels();
     let (sockets, subscriptions) = shared.sockets.open();
-    text.push_str(&format!(
-        "# HELP offerflow_websocket_connections WebSocket connections open.\n# TYPE offerflow_websocket_connections gauge\nofferflow_websocket_connections {sockets}\n# HELP offerflow_subscriptions Operations running over WebSocket connections.\n# TYPE offerflow_subscriptions gauge\nofferflow_subscriptions {subscriptions}\n"
-    ));
-    let stats = app.pipeline().stats();
-    text.push_str(&format!(
-        "# HELP offerflow_batch_largest Largest batch committed so far.\n# TYPE offerflow_batch_largest gauge\nofferflow_batch_largest {}\n",
-        stats.largest_batch.load(Relaxed)
-    ));
+    levels.websocket_connections.set(sockets as u64);
+    levels.subscriptions.set(subscriptions as u64);
+    let largest = app.pipeline().stats().largest_batch.load(Relaxed);
+    levels.batch_largest.set(largest);
     match app.store().delivery_stats().await {
         Ok(d) => {
             let age = d
                 .oldest_pending
                 .map_or(0.0, |t| (chrono::Utc::now() - t).as_seconds_f64().max(0.0));
-            text.push_str(&format!(
-                "# HELP offerflow_webhook_messages Webhook messages waiting or given up, by status.\n# TYPE offerflow_webhook_messages gauge\nofferflow_webhook_messages{{status=\"pending\"}} {}\nofferflow_webhook_messages{{status=\"failed\"}} {}\n# HELP offerflow_webhook_oldest_pending_seconds Age of the oldest pending webhook message.\n# TYPE offerflow_webhook_oldest_pending_seconds gauge\nofferflow_webhook_oldest_pending_seconds {age}\n",
-                d.pending, d.failed
-            ));
+            let messages = &levels.webhook_messages;
+            messages
+                .get_or_create(&[("status", "pending")])
+                .set(d.pending);
+            messages
+                .get_or_create(&[("status", "failed")])
+                .set(d.failed);
+            levels.webhook_oldest_pending.get_or_create(&[]).set(age);
         }
-        Err(e) => tracing::warn!(error = %e, "cannot read webhook delivery counts for metrics"),
+        Err(e) => {
+            // Left out rather than left stale.
+            levels.webhook_messages.clear();
+            levels.webhook_oldest_pending.clear();
+            tracing::warn!(error = %e, "cannot read webhook delivery counts for metrics");
+        }
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    let text = app.metrics().render();
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
 /// `POST /v1/events`: a JSON array of events, or NDJSON (one event per line). Answers each

@@ -220,6 +220,11 @@ impl Deployment {
             .text()
             .await
             .expect("text");
+        // One OpenMetrics exposition: the source's families inside it, nothing after `# EOF`.
+        assert!(
+            text.ends_with("\n# EOF\n") && text.matches("# EOF").count() == 1,
+            "{text}"
+        );
         text.lines()
             .filter(|l| l.starts_with(name))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())

@@ -21,6 +21,9 @@
 //! has no pinned consumers to do this for us). Bad messages are acked, counted by reason,
 //! logged and republished to `offerflow.rejected` by the holder of partition 0 (or of the
 //! customer's partition, when the message names a customer).
+//!
+//! What a node's source did is counted in `prometheus-client` metrics, which the server
+//! registers in its own registry ([`NatsSource::register_metrics`]) to expose at `/metrics`.
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::message::AckKind;
@@ -31,11 +34,16 @@ use campaigns::EventError;
 use engine::{EventResult, Status};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use store::Store;
 use tokio::sync::watch;
@@ -92,91 +100,69 @@ pub struct NatsConfig {
 pub type Ingest =
     Arc<dyn Fn(Vec<Value>) -> BoxFuture<'static, Result<Vec<EventResult>, String>> + Send + Sync>;
 
-/// What the source did, for `/metrics`.
+/// What the source did, for `/metrics`: `prometheus-client` metrics, registered in the node's
+/// registry by [`NatsSource::register_metrics`].
 #[derive(Debug, Default)]
-pub struct Stats {
+struct Stats {
     /// Messages applied (processed or duplicate), by this node.
-    pub applied: AtomicU64,
+    applied: Counter,
     /// Messages delivered more than once.
-    pub redelivered: AtomicU64,
+    redelivered: Counter,
     /// Messages refused, by reason.
-    rejected: Mutex<BTreeMap<&'static str, u64>>,
+    rejected: Family<[(&'static str, &'static str); 1], Counter>,
     /// Messages not yet delivered or not yet acknowledged, over the partitions this node holds.
-    pub pending: AtomicU64,
+    pending: Gauge<u64, AtomicU64>,
     /// Partitions this node holds.
-    pub partitions: AtomicU64,
-    /// Whether the connection to NATS is up.
-    pub connected: AtomicBool,
+    partitions: Gauge<u64, AtomicU64>,
 }
 
 impl Stats {
     fn reject(&self, reason: &'static str) {
-        if let Ok(mut r) = self.rejected.lock() {
-            *r.entry(reason).or_default() += 1;
-        }
+        self.rejected.get_or_create(&[("reason", reason)]).inc();
     }
 
-    /// Messages refused for `reason` so far.
-    pub fn rejected(&self, reason: &str) -> u64 {
-        self.rejected
-            .lock()
-            .ok()
-            .and_then(|r| r.get(reason).copied())
-            .unwrap_or(0)
-    }
-
-    /// The Prometheus text of these figures.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        family(
-            "offerflow_nats_applied_total",
-            "counter",
-            "NATS messages applied by this node (processed or duplicate).",
-            self.applied.load(Relaxed),
+    /// Registers every family but `offerflow_nats_connected` (which needs the client).
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "offerflow_nats_applied",
+            "NATS messages applied by this node (processed or duplicate)",
+            self.applied.clone(),
         );
-        family(
-            "offerflow_nats_redelivered_total",
-            "counter",
-            "NATS messages this node received more than once.",
-            self.redelivered.load(Relaxed),
+        registry.register(
+            "offerflow_nats_redelivered",
+            "NATS messages this node received more than once",
+            self.redelivered.clone(),
         );
-        family(
+        registry.register(
             "offerflow_nats_pending",
-            "gauge",
-            "Messages not yet delivered or acknowledged on the partitions this node holds (consumer lag).",
-            self.pending.load(Relaxed),
+            "Messages not yet delivered or acknowledged on the partitions this node holds (consumer lag)",
+            self.pending.clone(),
         );
-        family(
+        registry.register(
             "offerflow_nats_partitions",
-            "gauge",
-            "Stream partitions this node consumes.",
-            self.partitions.load(Relaxed),
+            "Stream partitions this node consumes",
+            self.partitions.clone(),
         );
-        family(
-            "offerflow_nats_connected",
-            "gauge",
-            "1 while the connection to NATS is up.",
-            u64::from(self.connected.load(Relaxed)),
+        registry.register(
+            "offerflow_nats_rejected",
+            "NATS messages refused, by reason",
+            self.rejected.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP offerflow_nats_rejected_total NATS messages refused, by reason.\n# TYPE offerflow_nats_rejected_total counter"
-        );
-        if let Ok(rejected) = self.rejected.lock() {
-            for (reason, n) in rejected.iter() {
-                let _ = writeln!(
-                    out,
-                    "offerflow_nats_rejected_total{{reason=\"{reason}\"}} {n}"
-                );
-            }
-        }
-        out
+    }
+}
+
+/// `offerflow_nats_connected`: 1 while the connection to NATS is up, read as it is encoded.
+#[derive(Debug)]
+struct Connected(Client);
+
+impl EncodeMetric for Connected {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let up = self.0.connection_state() == async_nats::connection::State::Connected;
+        encoder.encode_gauge(&u64::from(up))
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
     }
 }
 
@@ -210,7 +196,6 @@ impl NatsSource {
         let js = jetstream::new(client.clone());
         let stream = open_stream(&js, &config).await?;
         let stats = Arc::new(Stats::default());
-        stats.connected.store(true, Relaxed);
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
             config,
@@ -230,13 +215,17 @@ impl NatsSource {
         })
     }
 
-    /// What the source did.
-    pub fn stats(&self) -> &Stats {
-        self.stats.connected.store(
-            self.client.connection_state() == async_nats::connection::State::Connected,
-            Relaxed,
+    /// Registers the source's families in `registry` (the library adds counters' `_total`):
+    /// `offerflow_nats_applied_total`, `offerflow_nats_redelivered_total`,
+    /// `offerflow_nats_rejected_total{reason}`, and the gauges `offerflow_nats_pending`,
+    /// `offerflow_nats_partitions` and `offerflow_nats_connected`.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.stats.register(registry);
+        registry.register(
+            "offerflow_nats_connected",
+            "1 while the connection to NATS is up",
+            Connected(self.client.clone()),
         );
-        &self.stats
     }
 
     /// `Ok(())` while NATS is reachable, or why not.
@@ -316,7 +305,7 @@ async fn coordinate(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                         workers.insert(*p, (stop, task));
                     }
                 }
-                shared.stats.partitions.store(held.len() as u64, Relaxed);
+                shared.stats.partitions.set(held.len() as u64);
                 measure_lag(&shared, &held).await;
             }
             Err(e) => tracing::warn!(error = %e, "cannot renew the NATS partition leases"),
@@ -352,7 +341,7 @@ async fn measure_lag(shared: &Shared, held: &[u32]) {
             pending += info.num_pending + info.num_ack_pending as u64;
         }
     }
-    shared.stats.pending.store(pending, Relaxed);
+    shared.stats.pending.set(pending);
 }
 
 fn consumer_name(config: &NatsConfig, p: u32) -> String {
@@ -511,7 +500,7 @@ async fn apply(
     let mut own: Vec<(Message, Value)> = Vec::new();
     for m in messages {
         if m.info().is_ok_and(|i| i.delivered > 1) {
-            shared.stats.redelivered.fetch_add(1, Relaxed);
+            shared.stats.redelivered.inc();
         }
         match read(&m.payload) {
             Read::Event(value, customer) if partition_of(&customer, partitions) == p => {
@@ -550,7 +539,7 @@ async fn apply(
     for ((m, _), result) in own.iter().zip(&results) {
         match result.status {
             Status::Processed | Status::Duplicate => {
-                shared.stats.applied.fetch_add(1, Relaxed);
+                shared.stats.applied.inc();
             }
             Status::Rejected | Status::Conflict => {
                 let (label, reason) = match (&result.status, &result.error) {
@@ -629,6 +618,30 @@ mod tests {
         }
         assert!(seen.iter().all(|n| (800..1200).contains(n)), "{seen:?}");
         assert_eq!(partition_of("anything", 1), 0);
+    }
+
+    #[test]
+    fn figures_keep_their_series_names() {
+        let stats = Stats::default();
+        stats.applied.inc();
+        stats.reject("not_json");
+        stats.reject("not_json");
+        stats.pending.set(3);
+        let mut registry = Registry::default();
+        stats.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "# TYPE offerflow_nats_applied counter\n",
+            "\nofferflow_nats_applied_total 1\n",
+            "\nofferflow_nats_redelivered_total 0\n",
+            "\nofferflow_nats_rejected_total{reason=\"not_json\"} 2\n",
+            "\nofferflow_nats_pending 3\n",
+            "\nofferflow_nats_partitions 0\n",
+        ] {
+            assert!(text.contains(line), "{line:?} in {text}");
+        }
+        assert!(text.ends_with("\n# EOF\n"), "{text}");
     }
 
     #[test]

@@ -120,8 +120,8 @@ async fn start_source(app: &App) -> anyhow::Result<Arc<dyn Worker>> {
 struct Source(sources::NatsSource);
 
 impl Worker for Source {
-    fn metrics(&self) -> String {
-        self.0.stats().render()
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.0.register_metrics(registry);
     }
 
     fn readiness(&self) -> Result<(), String> {

@@ -5,6 +5,7 @@
 //! messages ([`Store::claim_webhook_messages`]) and attempts each on a task of its own, at
 //! most [`RelayConfig::per_endpoint`] at once per endpoint and [`RelayConfig::max_in_flight`]
 //! in all, each bounded by the timeout: a slow or dead endpoint holds back only itself.
+//! Finished attempts are recorded together, as many per transaction as finished meanwhile.
 //! Ingestion never waits on it; a committed batch only wakes it ([`Relay::wake`]).
 //! [`Relay::shutdown`] stops leasing and lets attempts in flight finish; a node killed
 //! mid-attempt leaves leases that expire, and the message is attempted again.
@@ -24,7 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::Store;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 /// How the relay works.
@@ -46,6 +47,9 @@ pub struct RelayConfig {
     /// older ones are pruned every [`PRUNE_EVERY`].
     pub retention: Option<Duration>,
 }
+
+/// Most finished attempts recorded in one transaction.
+const RECORD_BATCH: usize = 256;
 
 /// How often the relay prunes the outbox and delivered messages.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -99,6 +103,40 @@ struct Worker {
     stream: Option<Arc<RewardStream>>,
     /// Attempts in flight per endpoint.
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+    /// Where finished attempts go to be recorded (see [`record`]).
+    recorder: mpsc::Sender<Finished>,
+}
+
+/// A finished attempt on its way to the database, and who waits to hear whether it was kept.
+struct Finished {
+    id: i64,
+    attempt: DeliveryAttempt,
+    outcome: AttemptOutcome,
+    kept: oneshot::Sender<bool>,
+}
+
+/// Records finished attempts, as many in one transaction as have finished meanwhile: while
+/// one transaction commits, the next attempts gather, so a busy relay pays one commit for
+/// many deliveries and an idle one records each at once.
+async fn record(store: Store, owner: String, mut finished: mpsc::Receiver<Finished>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while finished.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let attempts: Vec<_> = batch
+            .iter()
+            .map(|f| (f.id, f.attempt.clone(), f.outcome))
+            .collect();
+        let kept = match store.record_webhook_attempts(&owner, &attempts).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                // Their leases expire and the messages are attempted again.
+                tracing::warn!(error = %e, attempts = batch.len(), "cannot record webhook attempts");
+                vec![false; batch.len()]
+            }
+        };
+        for (f, kept) in batch.drain(..).zip(kept) {
+            let _ = f.kept.send(kept);
+        }
+    }
 }
 
 /// The HTTP client attempts use: no redirects (a 3xx is a failure, so a redirect cannot
@@ -126,9 +164,13 @@ impl Relay {
         observer: Option<AttemptObserver>,
         stream: Option<Arc<RewardStream>>,
     ) -> Result<Relay> {
+        let owner = format!("{:016x}", rand::random::<u64>());
+        let (recorder, finished) = mpsc::channel(RECORD_BATCH * 4);
+        tokio::spawn(record(store.clone(), owner.clone(), finished));
         let worker = Worker {
             client: client(&config)?,
-            owner: format!("{:016x}", rand::random::<u64>()),
+            owner,
+            recorder,
             store,
             config,
             observer,
@@ -342,18 +384,14 @@ impl Worker {
             error,
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         };
-        let kept = match self
-            .store
-            .record_webhook_attempt(m.id, &self.owner, &attempt, outcome)
-            .await
-        {
-            Ok(kept) => kept,
-            Err(e) => {
-                // The lease expires and the message is attempted again.
-                tracing::warn!(error = %e, message = m.id, "cannot record a webhook attempt");
-                false
-            }
+        let (kept, heard) = oneshot::channel();
+        let finished = Finished {
+            id: m.id,
+            attempt,
+            outcome,
+            kept,
         };
+        let kept = self.recorder.send(finished).await.is_ok() && heard.await.unwrap_or(false);
         tracing::debug!(message = m.id, webhook_id = %m.webhook_id, ?http_status, ?outcome, "webhook attempt");
         if let Some(observer) = &self.observer {
             let outcome = match (kept, outcome) {

@@ -10,9 +10,12 @@
 //! node renews its leases, gives back those past its fair share of the live nodes, and takes
 //! free or expired ones, so a node that dies has its partitions taken over once their leases
 //! lapse, within `nats_ack_wait_ms`. A partition's holder reads every message of the stream,
-//! acks at once those of other partitions, and applies its own in stream order, one batch at a
-//! time through the same pipeline as HTTP ingestion; it acks them only once their batch
-//! committed, so a crash loses nothing and a redelivery is a `duplicate`.
+//! skips those of other partitions, and applies its own in stream order, one batch at a time
+//! through the same pipeline as HTTP ingestion. The consumers ack all before the message
+//! acked (`AckPolicy::All`): once a batch's own events committed, one ack of its last message
+//! acks the batch, skipped messages included, so a crash loses nothing, a redelivery is a
+//! `duplicate`, and the ack traffic is one per batch rather than one per message and
+//! partition.
 //!
 //! A node that takes a partition over first moves its consumer back to the first message not
 //! yet acknowledged (it recreates the consumer at the ack floor): the messages the previous
@@ -369,7 +372,9 @@ async fn take_over(shared: &Shared, p: u32) -> Result<PullConsumer, String> {
         .create_consumer(pull::Config {
             durable_name: Some(name),
             deliver_policy,
-            ack_policy: AckPolicy::Explicit,
+            // Acking a message acks every one before it: one ack per batch, once the batch's
+            // own events committed, covers the other partitions' messages it skipped.
+            ack_policy: AckPolicy::All,
             ack_wait: shared.config.ack_wait,
             // Never given up on: a message waits for the database however long it is down;
             // bad messages are acked, not redelivered.
@@ -487,9 +492,10 @@ fn read(payload: &[u8]) -> Read {
     }
 }
 
-/// Applies one batch of partition `p`: acks what belongs to other partitions, applies the
-/// rest in order, and acks each once its batch committed. Returns false when the worker must
-/// stop (its lease is gone) with the batch unacked, for the next holder.
+/// Applies one batch of partition `p`: skips what belongs to other partitions, applies the
+/// rest in order, and once its events committed acks the batch's last message, which (the
+/// consumer acks all before it) acks the whole batch. Returns false when the worker must stop
+/// (its lease is gone) with the batch unacked, for the next holder.
 async fn apply(
     shared: &Shared,
     p: u32,
@@ -498,22 +504,25 @@ async fn apply(
 ) -> bool {
     let partitions = shared.config.partitions;
     let mut own: Vec<(Message, Value)> = Vec::new();
+    let mut last = None;
     for m in messages {
         if m.info().is_ok_and(|i| i.delivered > 1) {
             shared.stats.redelivered.inc();
         }
         match read(&m.payload) {
             Read::Event(value, customer) if partition_of(&customer, partitions) == p => {
-                own.push((m, value));
+                own.push((m.clone(), value));
             }
             Read::Bad(label, why, id) if p == 0 => {
                 reject(shared, &m, label, why, id).await;
-                ack(&m).await;
             }
-            _ => ack(&m).await,
+            _ => {}
         }
+        last = Some(m);
     }
+    let Some(last) = last else { return true };
     if own.is_empty() {
+        ack(&last).await;
         return true;
     }
     let events: Vec<Value> = own.iter().map(|(_, v)| v.clone()).collect();
@@ -554,8 +563,8 @@ async fn apply(
                 }
             }
         }
-        ack(m).await;
     }
+    ack(&last).await;
     true
 }
 

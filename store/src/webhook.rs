@@ -595,49 +595,69 @@ impl Store {
         attempt: &DeliveryAttempt,
         outcome: AttemptOutcome,
     ) -> Result<bool> {
+        let kept = self
+            .record_webhook_attempts(owner, &[(id, attempt.clone(), outcome)])
+            .await?;
+        Ok(kept.first().copied().unwrap_or(false))
+    }
+
+    /// Keeps each attempt of `attempts` (message id, attempt, what it decided) whose message
+    /// `owner` still leases, in one transaction; answers, for each, whether it was kept.
+    pub async fn record_webhook_attempts(
+        &self,
+        owner: &str,
+        attempts: &[(i64, DeliveryAttempt, AttemptOutcome)],
+    ) -> Result<Vec<bool>> {
         let txn = self.begin_write().await?;
-        let (status, next, delivered) = match outcome {
-            AttemptOutcome::Delivered => (DeliveryStatus::Delivered, 0, Some(Utc::now())),
-            AttemptOutcome::Retry(at) => (DeliveryStatus::Pending, ms(at), None),
-            AttemptOutcome::Failed => (DeliveryStatus::Failed, 0, None),
-        };
-        let updated = webhook_message::Entity::update_many()
-            .col_expr(
-                webhook_message::Column::Status,
-                Expr::value(status.as_str()),
-            )
-            .col_expr(
-                webhook_message::Column::Attempts,
-                Expr::col(webhook_message::Column::Attempts).add(1),
-            )
-            .col_expr(webhook_message::Column::NextAttemptMs, Expr::value(next))
-            .col_expr(
-                webhook_message::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(webhook_message::Column::LeaseUntilMs, Expr::value(0i64))
-            .col_expr(webhook_message::Column::DeliveredAt, Expr::value(delivered))
-            .filter(webhook_message::Column::Id.eq(id))
-            .filter(webhook_message::Column::LeaseOwner.eq(owner))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if updated == 0 {
-            txn.commit().await?;
-            return Ok(false);
+        let mut kept = Vec::with_capacity(attempts.len());
+        let mut rows = Vec::new();
+        for (id, attempt, outcome) in attempts {
+            let (status, next, delivered) = match *outcome {
+                AttemptOutcome::Delivered => (DeliveryStatus::Delivered, 0, Some(Utc::now())),
+                AttemptOutcome::Retry(at) => (DeliveryStatus::Pending, ms(at), None),
+                AttemptOutcome::Failed => (DeliveryStatus::Failed, 0, None),
+            };
+            let updated = webhook_message::Entity::update_many()
+                .col_expr(
+                    webhook_message::Column::Status,
+                    Expr::value(status.as_str()),
+                )
+                .col_expr(
+                    webhook_message::Column::Attempts,
+                    Expr::col(webhook_message::Column::Attempts).add(1),
+                )
+                .col_expr(webhook_message::Column::NextAttemptMs, Expr::value(next))
+                .col_expr(
+                    webhook_message::Column::LeaseOwner,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(webhook_message::Column::LeaseUntilMs, Expr::value(0i64))
+                .col_expr(webhook_message::Column::DeliveredAt, Expr::value(delivered))
+                .filter(webhook_message::Column::Id.eq(*id))
+                .filter(webhook_message::Column::LeaseOwner.eq(owner))
+                .exec(&txn)
+                .await?
+                .rows_affected
+                > 0;
+            kept.push(updated);
+            if updated {
+                rows.push(webhook_attempt::ActiveModel {
+                    message_id: Set(*id),
+                    at: Set(attempt.at),
+                    http_status: Set(attempt.http_status.map(i32::from)),
+                    error: Set(attempt.error.clone()),
+                    duration_ms: Set(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX)),
+                    ..Default::default()
+                });
+            }
         }
-        webhook_attempt::ActiveModel {
-            message_id: Set(id),
-            at: Set(attempt.at),
-            http_status: Set(attempt.http_status.map(i32::from)),
-            error: Set(attempt.error.clone()),
-            duration_ms: Set(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX)),
-            ..Default::default()
+        for chunk in rows.chunks(500) {
+            webhook_attempt::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
         }
-        .insert(&txn)
-        .await?;
         txn.commit().await?;
-        Ok(true)
+        Ok(kept)
     }
 
     /// Queues message `id` again now, with the retry schedule from its start.

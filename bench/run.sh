@@ -108,13 +108,13 @@ nats_run() {
   serve "$url"
   "$LOAD" setup --url http://127.0.0.1:18080 --key "$KEY" --customers 10000 campaigns/examples/*.yaml
   kill $SERVER; wait $SERVER 2>/dev/null || true
-  OFFERFLOW_NATS_STREAM=$stream OFFERFLOW_NATS_SUBJECT="bench.$1.>" "$OFFERFLOW" events publish "$EVENTS"
+  OFFERFLOW_NATS_STREAM=$stream OFFERFLOW_NATS_SUBJECT="bench.$$.$1.>" "$OFFERFLOW" events publish "$EVENTS"
   step "NATS into PostgreSQL: $nodes node(s) consume $TOTAL events"
   local pids=()
   for i in $(seq 1 "$nodes"); do
     OFFERFLOW_DATABASE_URL=$url OFFERFLOW_LISTEN=127.0.0.1:$((18080 + i)) OFFERFLOW_LOG_LEVEL=warn \
       OFFERFLOW_MAX_BATCH=1000 OFFERFLOW_NATS_URL=$NATS OFFERFLOW_NATS_STREAM=$stream \
-      OFFERFLOW_NATS_SUBJECT="bench.$1.>" "$OFFERFLOW" serve >/tmp/offerflow-bench-node-$i.log 2>&1 &
+      OFFERFLOW_NATS_SUBJECT="bench.$$.$1.>" "$OFFERFLOW" serve >/tmp/offerflow-bench-node-$i.log 2>&1 &
     pids+=($!)
   done
   time_inbox "$TOTAL"

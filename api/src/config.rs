@@ -106,7 +106,8 @@ pub struct Config {
     /// How long JetStream waits for an ack before it redelivers a message, in milliseconds;
     /// also how long a node's hold on a partition lasts unrenewed.
     pub nats_ack_wait_ms: u64,
-    /// Most messages read and applied in one batch, per partition.
+    /// Most events applied in one batch, per partition (a holder reads up to this times
+    /// `nats_partitions` stream messages at once).
     pub nats_batch: usize,
     /// How many partitions the stream is divided into (by customer): the most nodes that
     /// consume it at once. Every node of a deployment must use the same number.

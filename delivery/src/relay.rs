@@ -4,7 +4,10 @@
 //! Each turn it dispatches new outbox rows ([`Store::dispatch_outbox`]), then leases due
 //! messages ([`Store::claim_webhook_messages`]) and attempts each on a task of its own, at
 //! most [`RelayConfig::per_endpoint`] at once per endpoint and [`RelayConfig::max_in_flight`]
-//! in all, each bounded by the timeout: a slow or dead endpoint holds back only itself.
+//! in all, each bounded by the timeout: a slow or dead endpoint holds back only itself. An
+//! endpoint may have a few times `per_endpoint` messages leased, waiting for a slot, so that
+//! one claim feeds many attempts; a message whose lease would not outlast its attempt is not
+//! attempted but left to expire and be leased again.
 //! Finished attempts are recorded together, as many per transaction as finished meanwhile.
 //! Ingestion never waits on it; a committed batch only wakes it ([`Relay::wake`]).
 //! [`Relay::shutdown`] stops leasing and lets attempts in flight finish; a node killed
@@ -25,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::Store;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 /// How the relay works.
@@ -47,6 +50,10 @@ pub struct RelayConfig {
     /// older ones are pruned every [`PRUNE_EVERY`].
     pub retention: Option<Duration>,
 }
+
+/// Messages an endpoint may have leased on this node, per attempt it may have in flight: a
+/// few wait their turn locally, so that one claim feeds many attempts.
+const LEASED_PER_SLOT: usize = 4;
 
 /// Most finished attempts recorded in one transaction.
 const RECORD_BATCH: usize = 256;
@@ -101,8 +108,10 @@ struct Worker {
     observer: Option<AttemptObserver>,
     /// Where the NATS reward stream's messages are published, on a node with `nats_url`.
     stream: Option<Arc<RewardStream>>,
-    /// Attempts in flight per endpoint.
+    /// Messages leased per endpoint, waiting or attempted.
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
+    /// Attempts in flight per endpoint: at most `per_endpoint` permits each.
+    slots: Mutex<HashMap<i64, Arc<Semaphore>>>,
     /// Where finished attempts go to be recorded (see [`record`]).
     recorder: mpsc::Sender<Finished>,
 }
@@ -176,6 +185,7 @@ impl Relay {
             observer,
             stream,
             in_flight: Arc::default(),
+            slots: Mutex::default(),
         };
         let wake = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(false);
@@ -270,15 +280,19 @@ impl Worker {
     /// there may be more work at once.
     async fn turn(self: &Arc<Self>, attempts: &mut JoinSet<()>) -> Result<bool> {
         let dispatched = self.store.dispatch_outbox(500).await?;
+        let cap = self.config.per_endpoint * LEASED_PER_SLOT;
         let (busy, room) = {
             let in_flight = self.lock();
             let busy: Vec<i64> = in_flight
                 .iter()
-                .filter(|(_, n)| **n >= self.config.per_endpoint)
+                .filter(|(_, n)| **n >= cap)
                 .map(|(e, _)| *e)
                 .collect();
             let total: usize = in_flight.values().sum();
-            (busy, self.config.max_in_flight.saturating_sub(total))
+            (
+                busy,
+                self.config.max_in_flight.saturating_sub(total).min(cap),
+            )
         };
         if room == 0 {
             return Ok(false);
@@ -293,6 +307,7 @@ impl Worker {
                 self.stream.is_some(),
             )
             .await?;
+        let claimed_at = Instant::now();
         let claimed = due.len();
         let mut release = Vec::new();
         for m in due {
@@ -300,15 +315,23 @@ impl Worker {
             {
                 let mut in_flight = self.lock();
                 let n = in_flight.entry(endpoint).or_insert(0);
-                if *n >= self.config.per_endpoint {
+                if *n >= cap {
                     release.push(m.message.id);
                     continue;
                 }
                 *n += 1;
             }
+            let slot = self.slot(endpoint);
             let this = Arc::clone(self);
             attempts.spawn(async move {
-                this.attempt(m).await;
+                if let Ok(_permit) = slot.acquire_owned().await {
+                    // Attempted only while the lease outlasts it; otherwise it is left to
+                    // expire, and leased again.
+                    let left = this.lease().saturating_sub(claimed_at.elapsed());
+                    if left > this.config.timeout + Duration::from_secs(1) {
+                        this.attempt(m).await;
+                    }
+                }
                 let mut in_flight = this.lock();
                 if let Some(n) = in_flight.get_mut(&endpoint) {
                     *n -= 1;
@@ -323,7 +346,20 @@ impl Worker {
                 .release_webhook_messages(&release, &self.owner)
                 .await?;
         }
-        Ok(dispatched > 0 || (claimed as u64 >= room as u64 && release.is_empty()))
+        Ok(dispatched > 0 || (claimed >= room && release.is_empty()))
+    }
+
+    /// Endpoint `endpoint`'s attempt slots.
+    fn slot(&self, endpoint: i64) -> Arc<Semaphore> {
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(
+            slots
+                .entry(endpoint)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_endpoint))),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, usize>> {

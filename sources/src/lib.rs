@@ -92,7 +92,8 @@ pub struct NatsConfig {
     /// How long JetStream waits for an ack before it redelivers; also how long a partition's
     /// lease lasts unrenewed.
     pub ack_wait: Duration,
-    /// Most messages read and applied in one batch.
+    /// Most events applied in one batch; a partition's holder reads up to `batch` times
+    /// `partitions` stream messages at once (about `batch` of them its own).
     pub batch: usize,
     /// How many partitions the stream is divided into; the most nodes that can share it.
     pub partitions: u32,
@@ -380,12 +381,23 @@ async fn take_over(shared: &Shared, p: u32) -> Result<PullConsumer, String> {
             // bad messages are acked, not redelivered.
             max_deliver: -1,
             // What one batch holds, and no more: nothing waits unacked behind a batch.
-            max_ack_pending: shared.config.batch as i64,
+            max_ack_pending: window(&shared.config) as i64,
             ..Default::default()
         })
         .await
         .map_err(|e| e.to_string())
 }
+
+/// How many stream messages a partition's holder reads at once: every consumer reads the
+/// whole stream and about one message in `partitions` is its own, so it reads `batch` times
+/// `partitions` (at most [`MAX_WINDOW`]) to apply about `batch` events per round, and applies
+/// them `batch` at a time.
+fn window(config: &NatsConfig) -> usize {
+    (config.batch * config.partitions as usize).clamp(config.batch, MAX_WINDOW)
+}
+
+/// Most stream messages a partition's holder reads at once.
+const MAX_WINDOW: usize = 8_192;
 
 /// Consumes partition `p` until told to stop (or its consumer fails: the coordinator then
 /// starts it again).
@@ -399,7 +411,7 @@ async fn consume(shared: Arc<Shared>, p: u32, stopped: watch::Receiver<bool>) {
     };
     tracing::info!(partition = p, node = %shared.node, "consuming NATS partition");
     while !*stopped.borrow() {
-        let messages = match next_batch(&consumer, shared.config.batch).await {
+        let messages = match next_batch(&consumer, window(&shared.config)).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(partition = p, error = %e, "reading the NATS stream failed");
@@ -525,7 +537,25 @@ async fn apply(
         ack(&last).await;
         return true;
     }
-    let events: Vec<Value> = own.iter().map(|(_, v)| v.clone()).collect();
+    for chunk in own.chunks(shared.config.batch) {
+        if !apply_own(shared, p, chunk, stopped).await {
+            return false;
+        }
+    }
+    ack(&last).await;
+    true
+}
+
+/// Applies `chunk`, this partition's events in stream order, retrying until its batch
+/// commits; reports what was refused. Returns false when the worker must stop with the chunk
+/// unapplied (its lease is gone).
+async fn apply_own(
+    shared: &Shared,
+    p: u32,
+    chunk: &[(Message, Value)],
+    stopped: &watch::Receiver<bool>,
+) -> bool {
+    let events: Vec<Value> = chunk.iter().map(|(_, v)| v.clone()).collect();
     let mut wait = Duration::from_millis(100);
     let results = loop {
         match (shared.ingest)(events.clone()).await {
@@ -533,7 +563,7 @@ async fn apply(
             Err(e) => {
                 tracing::warn!(partition = p, error = %e, "applying NATS events failed; trying the same batch again");
                 // Keep the batch ours meanwhile; give it up only with the lease.
-                for (m, _) in &own {
+                for (m, _) in chunk {
                     let _ = m.ack_with(AckKind::Progress).await;
                 }
                 tokio::time::sleep(wait).await;
@@ -545,7 +575,7 @@ async fn apply(
             }
         }
     };
-    for ((m, _), result) in own.iter().zip(&results) {
+    for ((m, _), result) in chunk.iter().zip(&results) {
         match result.status {
             Status::Processed | Status::Duplicate => {
                 shared.stats.applied.inc();
@@ -564,7 +594,6 @@ async fn apply(
             }
         }
     }
-    ack(&last).await;
     true
 }
 

@@ -247,11 +247,19 @@ impl Worker {
             if busy {
                 continue;
             }
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(this.config.poll) => {}
-                _ = stopped.changed() => {}
-                Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+            // A finished attempt calls for a turn only once its endpoint has room to lease
+            // more; new rewards wake the relay, and the poll finds other endpoints' messages.
+            loop {
+                tokio::select! {
+                    _ = wake.notified() => break,
+                    _ = tokio::time::sleep(this.config.poll) => break,
+                    _ = stopped.changed() => break,
+                    Some(_) = attempts.join_next(), if !attempts.is_empty() => {
+                        if !this.all_busy() {
+                            break;
+                        }
+                    }
+                }
             }
         }
         while attempts.join_next().await.is_some() {}
@@ -280,7 +288,7 @@ impl Worker {
     /// there may be more work at once.
     async fn turn(self: &Arc<Self>, attempts: &mut JoinSet<()>) -> Result<bool> {
         let dispatched = self.store.dispatch_outbox(500).await?;
-        let cap = self.config.per_endpoint * LEASED_PER_SLOT;
+        let cap = self.cap();
         let (busy, room) = {
             let in_flight = self.lock();
             let busy: Vec<i64> = in_flight
@@ -347,6 +355,18 @@ impl Worker {
                 .await?;
         }
         Ok(dispatched > 0 || (claimed >= room && release.is_empty()))
+    }
+
+    /// Most messages an endpoint may have leased on this node.
+    fn cap(&self) -> usize {
+        (self.config.per_endpoint * LEASED_PER_SLOT).max(2)
+    }
+
+    /// Whether every endpoint with leased messages has more than half its leases in hand.
+    fn all_busy(&self) -> bool {
+        let cap = self.cap();
+        let in_flight = self.lock();
+        !in_flight.is_empty() && in_flight.values().all(|n| *n > cap / 2)
     }
 
     /// Endpoint `endpoint`'s attempt slots.

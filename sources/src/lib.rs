@@ -474,6 +474,20 @@ enum Read {
     Bad(&'static str, EventError, Option<String>),
 }
 
+/// The customer a message names, read without the rest of the event: every partition's holder
+/// reads every message, so the other partitions' messages are skipped at this cost only.
+/// `None` when there is no valid `customer_id` to read (the message is then read whole).
+fn customer_hint(payload: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow, default)]
+        customer_id: Option<std::borrow::Cow<'a, str>>,
+    }
+    let head: Head<'_> = serde_json::from_slice(payload).ok()?;
+    head.customer_id
+        .filter(|c| campaigns::check_id("customer_id", c).is_ok())
+}
+
 fn read(payload: &[u8]) -> Read {
     let value: Value = match serde_json::from_slice(payload) {
         Ok(v) => v,
@@ -520,6 +534,11 @@ async fn apply(
     for m in messages {
         if m.info().is_ok_and(|i| i.delivered > 1) {
             shared.stats.redelivered.inc();
+        }
+        let foreign = customer_hint(&m.payload).is_some_and(|c| partition_of(&c, partitions) != p);
+        if foreign {
+            last = Some(m);
+            continue;
         }
         match read(&m.payload) {
             Read::Event(value, customer) if partition_of(&customer, partitions) == p => {
@@ -694,5 +713,24 @@ mod tests {
             read(br#"{"id": "e1", "customer_id": "c1", "type": "t"}"#),
             Read::Event(_, c) if c == "c1"
         ));
+    }
+
+    #[test]
+    fn the_customer_hint_reads_only_valid_customer_ids() {
+        let hint = |text: &str| customer_hint(text.as_bytes()).map(|c| c.into_owned());
+        assert_eq!(
+            hint(r#"{"id":"e1","customer_id":"c\u0031","attributes":{"x":[1,{"y":2}]}}"#),
+            Some("c1".to_owned())
+        );
+        // Read whole instead (and refused by partition 0's holder): no hint.
+        assert_eq!(hint(r#"{"id":"e1"}"#), None);
+        assert_eq!(hint(r#"{"customer_id":7}"#), None);
+        assert_eq!(hint(r#"{"customer_id":""}"#), None);
+        assert_eq!(
+            hint(&format!(r#"{{"customer_id":"{}"}}"#, "x".repeat(129))),
+            None
+        );
+        assert_eq!(hint("[1,2]"), None);
+        assert_eq!(hint("not json"), None);
     }
 }

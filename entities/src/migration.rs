@@ -391,8 +391,8 @@ impl MigrationTrait for EventSources {
     }
 }
 
-/// The NATS reward stream as an endpoint of its own transport, and customers' events by
-/// time (the console's and `Customer.events`' lookup).
+/// The NATS reward stream as an endpoint of its own transport; customers' events by time
+/// (the console's and `Customer.events`' lookup); and partial indexes for the relay.
 #[derive(Debug)]
 struct RewardStream;
 
@@ -417,25 +417,44 @@ impl MigrationTrait for RewardStream {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
+        let indexes = [
             Index::create()
                 .name("inbox_by_customer")
                 .table("inbox")
                 .col("customer_id")
                 .col("processed_at")
                 .to_owned(),
-        )
-        .await
+            // The relay's two hot reads, over the few rows still to do rather than every row
+            // ever delivered: due messages in order, and undispatched outbox rows.
+            Index::create()
+                .name("webhook_messages_pending")
+                .table("webhook_messages")
+                .col("next_attempt_ms")
+                .col("id")
+                .and_where(Expr::col("status").eq("pending"))
+                .to_owned(),
+            Index::create()
+                .name("outbox_undispatched")
+                .table("outbox")
+                .col("id")
+                .and_where(Expr::col("delivered_at").is_null())
+                .to_owned(),
+        ];
+        for index in indexes {
+            m.create_index(index).await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(
-            Index::drop()
-                .name("inbox_by_customer")
-                .table("inbox")
-                .to_owned(),
-        )
-        .await?;
+        for (name, table) in [
+            ("outbox_undispatched", "outbox"),
+            ("webhook_messages_pending", "webhook_messages"),
+            ("inbox_by_customer", "inbox"),
+        ] {
+            m.drop_index(Index::drop().name(name).table(table).to_owned())
+                .await?;
+        }
         m.alter_table(
             Table::alter()
                 .table("webhook_endpoints")

@@ -10,6 +10,7 @@ pub mod graphiql;
 mod inputs;
 mod limits;
 mod mutation;
+mod outcomes;
 mod query;
 mod scan;
 mod simulate;

@@ -8,6 +8,7 @@ mod auth;
 mod common;
 mod console;
 mod console_api;
+mod console_webhooks;
 mod contract;
 mod errors;
 mod freshness;

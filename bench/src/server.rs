@@ -28,6 +28,26 @@ impl Server {
         assert!(answer.get("errors").is_none(), "{answer}");
         answer
     }
+
+    /// Posts `events` (values serialised one per line) to `/v1/events`; answers the body.
+    pub async fn post_events(&self, client: &reqwest::Client, events: &[Value]) -> Value {
+        let mut body = Vec::with_capacity(events.len() * 200);
+        for e in events {
+            body.extend_from_slice(e.to_string().as_bytes());
+            body.push(b'\n');
+        }
+        client
+            .post(format!("{}/v1/events", self.url))
+            .bearer_auth(&self.key)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
 }
 
 /// The `p` quantile (0 to 1) of `sorted`, or zero when it is empty.

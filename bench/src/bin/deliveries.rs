@@ -102,30 +102,20 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Posts events `ids` (one reward each) in one NDJSON request.
-async fn send(client: &reqwest::Client, a: &Args, prefix: &str, ids: std::ops::Range<u64>) {
-    let mut body = Vec::new();
-    for i in ids.clone() {
-        let event = json!({
-            "id": format!("{prefix}-{i}"),
-            "customer_id": format!("c{}", i % 10_000),
-            "type": "order.completed",
-            "occurred_at": "2026-12-01T10:00:00Z",
-            "attributes": {"amount": 10},
-        });
-        body.extend_from_slice(event.to_string().as_bytes());
-        body.push(b'\n');
-    }
-    let answer: Value = client
-        .post(format!("{}/v1/events", a.url))
-        .bearer_auth(&a.key)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+async fn send(client: &reqwest::Client, server: &Server, prefix: &str, ids: std::ops::Range<u64>) {
+    let events: Vec<Value> = ids
+        .clone()
+        .map(|i| {
+            json!({
+                "id": format!("{prefix}-{i}"),
+                "customer_id": format!("c{}", i % 10_000),
+                "type": "order.completed",
+                "occurred_at": "2026-12-01T10:00:00Z",
+                "attributes": {"amount": 10},
+            })
+        })
+        .collect();
+    let answer = server.post_events(client, &events).await;
     assert_eq!(
         answer["counts"]["processed"].as_u64(),
         Some(ids.end - ids.start),
@@ -264,13 +254,13 @@ async fn main() {
     let a = Arc::new(a);
     let mut tasks = Vec::new();
     for _ in 0..4 {
-        let (client, sends, a) = (client.clone(), Arc::clone(&sends), Arc::clone(&a));
+        let (client, sends, server) = (client.clone(), Arc::clone(&sends), server.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let Some((first, last)) = sends.lock().unwrap().pop() else {
                     return;
                 };
-                send(&client, &a, "t", first..last).await;
+                send(&client, &server, "t", first..last).await;
             }
         }));
     }
@@ -303,9 +293,15 @@ async fn main() {
     let mut posts = tokio::task::JoinSet::new();
     for tick in 0..ticks {
         interval.tick().await;
-        let (client, a) = (client.clone(), Arc::clone(&a));
+        let (client, server) = (client.clone(), server.clone());
         posts.spawn(async move {
-            send(&client, &a, "s", tick * per_tick..(tick + 1) * per_tick).await;
+            send(
+                &client,
+                &server,
+                "s",
+                tick * per_tick..(tick + 1) * per_tick,
+            )
+            .await;
         });
     }
     while let Some(r) = posts.join_next().await {

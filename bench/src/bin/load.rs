@@ -154,23 +154,9 @@ async fn ingest(a: Args) {
                     return latencies;
                 }
                 let last = (first + a.batch).min(a.events);
-                let mut body = Vec::with_capacity((last - first) as usize * 200);
-                for i in first..last {
-                    body.extend_from_slice(event(i, a.customers).to_string().as_bytes());
-                    body.push(b'\n');
-                }
+                let events: Vec<Value> = (first..last).map(|i| event(i, a.customers)).collect();
                 let sent = Instant::now();
-                let answer: Value = client
-                    .post(format!("{}/v1/events", a.url))
-                    .bearer_auth(&a.key)
-                    .header("content-type", "application/x-ndjson")
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("request")
-                    .json()
-                    .await
-                    .expect("json");
+                let answer = server(&a).post_events(&client, &events).await;
                 latencies.push(sent.elapsed());
                 let n = answer["counts"]["processed"].as_u64().unwrap_or(0)
                     + answer["counts"]["duplicate"].as_u64().unwrap_or(0);

@@ -7,6 +7,7 @@
 use crate::common::{TestServer, event, ndjson};
 use crate::console::{Page, XSS, in_chromium};
 use crate::receiver::{Receiver, Reply, signed_by};
+use crate::webhooks::campaign;
 use api::auth::Scope;
 use fantoccini::Locator;
 use futures_util::FutureExt;
@@ -49,19 +50,7 @@ async fn shown_secret(page: &Page) -> String {
 async fn webhooks_journey(server: &TestServer, page: &Page) {
     const WAIT: Duration = Duration::from_secs(30);
     // A campaign that issues 10 points on every order.
-    let source = "key: orders\nname: Orders\ngoal: {kind: count, when: 'event.type == \"order\"', target: 1}\nrewards: [{kind: points, amount: 10}]\nlimits: {per_customer: 1000}\n";
-    server
-        .data(
-            "mutation($s: String!) { createCampaign(source: $s) { key } }",
-            json!({ "s": source }),
-        )
-        .await;
-    server
-        .data(
-            "mutation { publishCampaign(key: \"orders\") { version } }",
-            json!({}),
-        )
-        .await;
+    campaign(server, "orders", "points").await;
     // The wallet's receiver answers 503 once, then 200; another admin's endpoint, described
     // with markup, receives everything and tells when a reward went out.
     let wallet = Receiver::start(Reply::Status(200)).await;

@@ -14,8 +14,8 @@
 //!   lease outlives the attempt's timeout; a node that dies mid-attempt leaves the lease to
 //!   expire, and another node (or the same one restarted) attempts the message again, with
 //!   the same `webhook-id` and body.
-//! - **An attempt's result is kept only by its lease holder.** [`Store::record_webhook_attempt`]
-//!   updates the message only while the caller still holds its lease.
+//! - **An attempt's result is kept only by its lease holder.** [`Store::record_webhook_attempts`]
+//!   updates a message only while the caller still holds its lease.
 //!
 //! The NATS reward stream is one more endpoint, of [`Transport::Nats`]: its messages are
 //! queued, leased, retried and logged like the others, and only nodes that publish to NATS
@@ -356,7 +356,8 @@ impl Store {
             }
             due.push(DueMessage {
                 url: ep.url.clone(),
-                transport: Transport::parse(&ep.transport).unwrap_or_default(),
+                transport: Transport::parse(&ep.transport)
+                    .ok_or_else(|| corrupt(format!("webhook endpoint {}: bad transport", ep.id)))?,
                 secrets,
                 message: message(row)?,
             });
@@ -377,21 +378,6 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(())
-    }
-
-    /// Keeps `attempt` at message `id` and what it decided, if `owner` still holds the
-    /// message's lease; answers whether it did.
-    pub async fn record_webhook_attempt(
-        &self,
-        id: i64,
-        owner: &str,
-        attempt: &DeliveryAttempt,
-        outcome: AttemptOutcome,
-    ) -> Result<bool> {
-        let kept = self
-            .record_webhook_attempts(owner, &[(id, attempt.clone(), outcome)])
-            .await?;
-        Ok(kept.first().copied().unwrap_or(false))
     }
 
     /// Keeps each attempt of `attempts` (message id, attempt, what it decided) whose message

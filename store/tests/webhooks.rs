@@ -77,14 +77,14 @@ async fn one_lease_holder_per_message_and_rewards_only_while_an_endpoint_exists(
         // Only the holder keeps its result.
         let id = a[0].message.id;
         let kept = store
-            .record_webhook_attempt(id, "b", &attempt(200), AttemptOutcome::Delivered)
+            .record_webhook_attempts("b", &[(id, attempt(200), AttemptOutcome::Delivered)])
             .await
-            .unwrap();
+            .unwrap()[0];
         assert!(!kept);
         let kept = store
-            .record_webhook_attempt(id, "a", &attempt(200), AttemptOutcome::Delivered)
+            .record_webhook_attempts("a", &[(id, attempt(200), AttemptOutcome::Delivered)])
             .await
-            .unwrap();
+            .unwrap()[0];
         assert!(kept);
         // An expired lease lets another holder take the message, with the same id and body.
         let other = b[0].message.clone();
@@ -228,14 +228,18 @@ async fn pruning_drops_only_dispatched_rows_and_delivered_messages_older_than_th
         assert_eq!(due.len(), 2);
         let (delivered, failing) = (due[0].message.id, due[1].message.id);
         let later = chrono::Utc::now() + chrono::Duration::hours(1);
-        store
-            .record_webhook_attempt(delivered, "a", &attempt(200), AttemptOutcome::Delivered)
+        // Both attempts recorded in one transaction, each kept by its lease holder.
+        let kept = store
+            .record_webhook_attempts(
+                "a",
+                &[
+                    (delivered, attempt(200), AttemptOutcome::Delivered),
+                    (failing, attempt(500), AttemptOutcome::Retry(later)),
+                ],
+            )
             .await
             .unwrap();
-        store
-            .record_webhook_attempt(failing, "a", &attempt(500), AttemptOutcome::Retry(later))
-            .await
-            .unwrap();
+        assert_eq!(kept, [true, true]);
         // A reward not dispatched yet.
         store
             .process_batch(&[event("e3", "c", "order", "2026-12-01T10:00:02Z")])

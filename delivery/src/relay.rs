@@ -108,12 +108,15 @@ struct Worker {
     observer: Option<AttemptObserver>,
     /// Where the NATS reward stream's messages are published, on a node with `nats_url`.
     stream: Option<Arc<RewardStream>>,
-    /// Messages leased per endpoint, waiting or attempted.
+    /// Messages leased per endpoint, waiting for a slot or being attempted (not those whose
+    /// attempt is being recorded: their lease keeps them meanwhile).
     in_flight: Arc<Mutex<HashMap<i64, usize>>>,
     /// Attempts in flight per endpoint: at most `per_endpoint` permits each.
     slots: Mutex<HashMap<i64, Arc<Semaphore>>>,
     /// Where finished attempts go to be recorded (see [`record`]).
     recorder: mpsc::Sender<Finished>,
+    /// Notified when an attempt leaves its endpoint room to lease more.
+    room: Notify,
 }
 
 /// A finished attempt on its way to the database, and who waits to hear whether it was kept.
@@ -122,6 +125,13 @@ struct Finished {
     attempt: DeliveryAttempt,
     outcome: AttemptOutcome,
     kept: oneshot::Sender<bool>,
+}
+
+/// What one attempt decided, before it is recorded.
+struct Attempted {
+    attempt: DeliveryAttempt,
+    outcome: AttemptOutcome,
+    duration: Duration,
 }
 
 /// Records finished attempts, as many in one transaction as have finished meanwhile: while
@@ -186,6 +196,7 @@ impl Relay {
             stream,
             in_flight: Arc::default(),
             slots: Mutex::default(),
+            room: Notify::new(),
         };
         let wake = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(false);
@@ -249,12 +260,13 @@ impl Worker {
             }
             // A finished attempt calls for a turn only once its endpoint has room to lease
             // more; new rewards wake the relay, and the poll finds other endpoints' messages.
+            // (Attempts in the set are reaped at the top of the loop.)
             loop {
                 tokio::select! {
                     _ = wake.notified() => break,
                     _ = tokio::time::sleep(this.config.poll) => break,
                     _ = stopped.changed() => break,
-                    Some(_) = attempts.join_next(), if !attempts.is_empty() => {
+                    () = this.room.notified() => {
                         if !this.all_busy() {
                             break;
                         }
@@ -332,20 +344,21 @@ impl Worker {
             let slot = self.slot(endpoint);
             let this = Arc::clone(self);
             attempts.spawn(async move {
+                let mut finished = None;
                 if let Ok(_permit) = slot.acquire_owned().await {
                     // Attempted only while the lease outlasts it; otherwise it is left to
                     // expire, and leased again.
                     let left = this.lease().saturating_sub(claimed_at.elapsed());
                     if left > this.config.timeout + Duration::from_secs(1) {
-                        this.attempt(m).await;
+                        finished = Some(this.attempt(&m).await);
                     }
                 }
-                let mut in_flight = this.lock();
-                if let Some(n) = in_flight.get_mut(&endpoint) {
-                    *n -= 1;
-                    if *n == 0 {
-                        in_flight.remove(&endpoint);
-                    }
+                // The slot and the place among the endpoint's leases are free once the
+                // attempt is over: recording it waits with the others (its lease keeps the
+                // message from being leased again meanwhile).
+                this.leave(endpoint);
+                if let Some(finished) = finished {
+                    this.keep(&m, finished).await;
                 }
             });
         }
@@ -360,6 +373,20 @@ impl Worker {
     /// Most messages an endpoint may have leased on this node.
     fn cap(&self) -> usize {
         (self.config.per_endpoint * LEASED_PER_SLOT).max(2)
+    }
+
+    /// An attempt at one of endpoint `endpoint`'s messages is over (or was not made).
+    fn leave(&self, endpoint: i64) {
+        {
+            let mut in_flight = self.lock();
+            if let Some(n) = in_flight.get_mut(&endpoint) {
+                *n -= 1;
+                if *n == 0 {
+                    in_flight.remove(&endpoint);
+                }
+            }
+        }
+        self.room.notify_one();
     }
 
     /// Whether every endpoint with leased messages has more than half its leases in hand.
@@ -388,14 +415,14 @@ impl Worker {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// One attempt at `due`, and what it decided, kept.
-    async fn attempt(&self, due: DueMessage) {
+    /// One attempt at `due`, and what it decided.
+    async fn attempt(&self, due: &DueMessage) -> Attempted {
         let m = &due.message;
         let at = Utc::now();
         let started = Instant::now();
         let answer = match due.transport {
             Transport::Http => self
-                .send(&due, at.timestamp())
+                .send(due, at.timestamp())
                 .await
                 .map(|(status, wait)| (Some(status.as_u16()), wait)),
             Transport::Nats => self.publish(m).await.map(|()| (None, None)),
@@ -440,6 +467,22 @@ impl Worker {
             error,
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         };
+        Attempted {
+            attempt,
+            outcome,
+            duration,
+        }
+    }
+
+    /// Records what attempt `attempted` at `due` decided, and reports it.
+    async fn keep(&self, due: &DueMessage, attempted: Attempted) {
+        let m = &due.message;
+        let Attempted {
+            attempt,
+            outcome,
+            duration,
+        } = attempted;
+        let http_status = attempt.http_status;
         let (kept, heard) = oneshot::channel();
         let finished = Finished {
             id: m.id,

@@ -39,7 +39,7 @@ use sea_orm::{
     DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Unix milliseconds of `t`.
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -382,54 +382,64 @@ impl Store {
 
     /// Keeps each attempt of `attempts` (message id, attempt, what it decided) whose message
     /// `owner` still leases, in one transaction; answers, for each, whether it was kept.
+    ///
+    /// The messages still leased are read (and locked) in one statement, and updated in one
+    /// statement per outcome: a transaction costs a few statements whatever the number of
+    /// attempts, but for retries, whose next attempt differs from one message to the next.
     pub async fn record_webhook_attempts(
         &self,
         owner: &str,
         attempts: &[(i64, DeliveryAttempt, AttemptOutcome)],
     ) -> Result<Vec<bool>> {
         let txn = self.begin_relay().await?;
-        let mut kept = Vec::with_capacity(attempts.len());
-        let mut rows = Vec::new();
-        for (id, attempt, outcome) in attempts {
-            let (status, next, delivered) = match *outcome {
-                AttemptOutcome::Delivered => (DeliveryStatus::Delivered, 0, Some(Utc::now())),
-                AttemptOutcome::Retry(at) => (DeliveryStatus::Pending, ms(at), None),
-                AttemptOutcome::Failed => (DeliveryStatus::Failed, 0, None),
-            };
-            let updated = webhook_message::Entity::update_many()
-                .col_expr(
-                    webhook_message::Column::Status,
-                    Expr::value(status.as_str()),
-                )
-                .col_expr(
-                    webhook_message::Column::Attempts,
-                    Expr::col(webhook_message::Column::Attempts).add(1),
-                )
-                .col_expr(webhook_message::Column::NextAttemptMs, Expr::value(next))
-                .col_expr(
-                    webhook_message::Column::LeaseOwner,
-                    Expr::value(Option::<String>::None),
-                )
-                .col_expr(webhook_message::Column::LeaseUntilMs, Expr::value(0i64))
-                .col_expr(webhook_message::Column::DeliveredAt, Expr::value(delivered))
-                .filter(webhook_message::Column::Id.eq(*id))
-                .filter(webhook_message::Column::LeaseOwner.eq(owner))
-                .exec(&txn)
-                .await?
-                .rows_affected
-                > 0;
-            kept.push(updated);
-            if updated {
-                rows.push(webhook_attempt::ActiveModel {
-                    message_id: Set(*id),
-                    at: Set(attempt.at),
-                    http_status: Set(attempt.http_status.map(i32::from)),
-                    error: Set(attempt.error.clone()),
-                    duration_ms: Set(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX)),
-                    ..Default::default()
-                });
+        let mut held: Vec<i64> = Vec::new();
+        for chunk in attempts.chunks(500) {
+            held.extend(
+                webhook_message::Entity::find()
+                    .select_only()
+                    .column(webhook_message::Column::Id)
+                    .filter(webhook_message::Column::Id.is_in(chunk.iter().map(|a| a.0)))
+                    .filter(webhook_message::Column::LeaseOwner.eq(owner))
+                    .lock(LockType::Update)
+                    .into_tuple::<i64>()
+                    .all(&txn)
+                    .await?,
+            );
+        }
+        // An attempt is kept once: the first one recorded lets go of the lease.
+        let mut held: HashSet<i64> = held.into_iter().collect();
+        let kept: Vec<bool> = attempts.iter().map(|a| held.remove(&a.0)).collect();
+        let now = Utc::now();
+        let mut delivered = Vec::new();
+        let mut failed = Vec::new();
+        for ((id, _, outcome), _) in attempts.iter().zip(&kept).filter(|(_, k)| **k) {
+            match *outcome {
+                AttemptOutcome::Delivered => delivered.push(*id),
+                AttemptOutcome::Failed => failed.push(*id),
+                AttemptOutcome::Retry(at) => {
+                    Self::settle(&txn, &[*id], DeliveryStatus::Pending, ms(at), None).await?;
+                }
             }
         }
+        for chunk in delivered.chunks(500) {
+            Self::settle(&txn, chunk, DeliveryStatus::Delivered, 0, Some(now)).await?;
+        }
+        for chunk in failed.chunks(500) {
+            Self::settle(&txn, chunk, DeliveryStatus::Failed, 0, None).await?;
+        }
+        let rows: Vec<webhook_attempt::ActiveModel> = attempts
+            .iter()
+            .zip(&kept)
+            .filter(|(_, k)| **k)
+            .map(|((id, attempt, _), _)| webhook_attempt::ActiveModel {
+                message_id: Set(*id),
+                at: Set(attempt.at),
+                http_status: Set(attempt.http_status.map(i32::from)),
+                error: Set(attempt.error.clone()),
+                duration_ms: Set(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX)),
+                ..Default::default()
+            })
+            .collect();
         for chunk in rows.chunks(500) {
             webhook_attempt::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(&txn)
@@ -437,6 +447,37 @@ impl Store {
         }
         txn.commit().await?;
         Ok(kept)
+    }
+
+    /// Sets messages `ids` to `status` after one more attempt, next attempted at `next` (Unix
+    /// ms) if pending, and lets go of their lease.
+    async fn settle(
+        txn: &DatabaseTransaction,
+        ids: &[i64],
+        status: DeliveryStatus,
+        next: i64,
+        delivered: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        webhook_message::Entity::update_many()
+            .col_expr(
+                webhook_message::Column::Status,
+                Expr::value(status.as_str()),
+            )
+            .col_expr(
+                webhook_message::Column::Attempts,
+                Expr::col(webhook_message::Column::Attempts).add(1),
+            )
+            .col_expr(webhook_message::Column::NextAttemptMs, Expr::value(next))
+            .col_expr(
+                webhook_message::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(webhook_message::Column::LeaseUntilMs, Expr::value(0i64))
+            .col_expr(webhook_message::Column::DeliveredAt, Expr::value(delivered))
+            .filter(webhook_message::Column::Id.is_in(ids.iter().copied()))
+            .exec(txn)
+            .await?;
+        Ok(())
     }
 
     /// Queues message `id` again now, with the retry schedule from its start.

@@ -270,3 +270,93 @@ async fn pruning_drops_only_dispatched_rows_and_delivered_messages_older_than_th
         db.drop_schema().await;
     }
 }
+
+#[tokio::test]
+async fn attempts_recorded_together_settle_each_message_by_its_outcome_and_lease() {
+    for db in databases().await {
+        let store = &db.store;
+        store.install_campaign(&spec(ORDERS)).await.unwrap();
+        let ep = store
+            .create_webhook_endpoint(&input("http://x/hook"), "whsec_AAAA")
+            .await
+            .unwrap();
+        let events: Vec<_> = (0..5)
+            .map(|i| event(&format!("e{i}"), "c", "order", "2026-12-01T10:00:00Z"))
+            .collect();
+        store.process_batch(&events).await.unwrap();
+        while store.dispatch_outbox(10).await.unwrap() > 0 {}
+        let lease = Duration::from_secs(60);
+        let mine = store
+            .claim_webhook_messages("a", lease, 4, &[], false)
+            .await
+            .unwrap();
+        let theirs = store
+            .claim_webhook_messages("b", lease, 4, &[], false)
+            .await
+            .unwrap();
+        assert_eq!((mine.len(), theirs.len()), (4, 1));
+        let ids: Vec<i64> = mine.iter().map(|d| d.message.id).collect();
+        let foreign = theirs[0].message.id;
+        // Retried at once: due again as soon as it is recorded.
+        let later = chrono::Utc::now();
+        let kept = store
+            .record_webhook_attempts(
+                "a",
+                &[
+                    (ids[0], attempt(200), AttemptOutcome::Delivered),
+                    (ids[1], attempt(503), AttemptOutcome::Retry(later)),
+                    (ids[2], attempt(500), AttemptOutcome::Failed),
+                    (ids[3], attempt(204), AttemptOutcome::Delivered),
+                    // Leased by "b": not kept, and "b"'s lease stays.
+                    (foreign, attempt(200), AttemptOutcome::Delivered),
+                    // The same message twice: the first one let go of the lease.
+                    (ids[0], attempt(200), AttemptOutcome::Delivered),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(kept, [true, true, true, true, false, false]);
+        let all = store.webhook_messages(ep.id, None, None, 10).await.unwrap();
+        let by_id = |id: i64| all.iter().find(|m| m.id == id).unwrap().clone();
+        for (id, status) in [
+            (ids[0], DeliveryStatus::Delivered),
+            (ids[1], DeliveryStatus::Pending),
+            (ids[2], DeliveryStatus::Failed),
+            (ids[3], DeliveryStatus::Delivered),
+            (foreign, DeliveryStatus::Pending),
+        ] {
+            let m = by_id(id);
+            assert_eq!(m.status, status, "message {id}");
+            let attempts = store.webhook_attempts(id).await.unwrap();
+            assert_eq!(attempts.len(), usize::from(id != foreign), "message {id}");
+            assert_eq!(m.attempts, u32::from(id != foreign), "message {id}");
+            assert_eq!(
+                m.delivered_at.is_some(),
+                status == DeliveryStatus::Delivered
+            );
+        }
+        assert_eq!(
+            store.webhook_attempts(ids[1]).await.unwrap()[0].http_status,
+            Some(503)
+        );
+        let retry = by_id(ids[1]).next_attempt_at.unwrap();
+        assert_eq!(retry.timestamp_millis(), later.timestamp_millis());
+        // "b" still holds its message: its own result is kept.
+        let kept = store
+            .record_webhook_attempts("b", &[(foreign, attempt(200), AttemptOutcome::Delivered)])
+            .await
+            .unwrap();
+        assert_eq!(kept, [true]);
+        // The retried message's lease was let go: it alone is due, and leased again.
+        let again = store
+            .claim_webhook_messages("c", lease, 10, &[], false)
+            .await
+            .unwrap();
+        assert_eq!(
+            again.iter().map(|d| d.message.id).collect::<Vec<_>>(),
+            [ids[1]]
+        );
+        assert_eq!(again[0].message.attempts, 1);
+        db.drop_schema().await;
+    }
+}

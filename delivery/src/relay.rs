@@ -260,11 +260,14 @@ impl Worker {
             }
             // A finished attempt calls for a turn only once its endpoint has room to lease
             // more; new rewards wake the relay, and the poll finds other endpoints' messages.
-            // (Attempts in the set are reaped at the top of the loop.)
+            // The poll is one timer for the whole wait, so that attempts finishing all the
+            // time cannot put it off. (Attempts in the set are reaped at the top of the loop.)
+            let poll = tokio::time::sleep(this.config.poll);
+            tokio::pin!(poll);
             loop {
                 tokio::select! {
                     _ = wake.notified() => break,
-                    _ = tokio::time::sleep(this.config.poll) => break,
+                    () = &mut poll => break,
                     _ = stopped.changed() => break,
                     () = this.room.notified() => {
                         if !this.all_busy() {

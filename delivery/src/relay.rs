@@ -304,17 +304,12 @@ impl Worker {
     async fn turn(self: &Arc<Self>, attempts: &mut JoinSet<()>) -> Result<bool> {
         let dispatched = self.store.dispatch_outbox(500).await?;
         let cap = self.cap();
-        let (busy, room) = {
+        let (held, room) = {
             let in_flight = self.lock();
-            let busy: Vec<i64> = in_flight
-                .iter()
-                .filter(|(_, n)| **n >= cap)
-                .map(|(e, _)| *e)
-                .collect();
             let total: usize = in_flight.values().sum();
             (
-                busy,
-                self.config.max_in_flight.saturating_sub(total).min(cap),
+                in_flight.clone(),
+                self.config.max_in_flight.saturating_sub(total),
             )
         };
         if room == 0 {
@@ -326,7 +321,8 @@ impl Worker {
                 &self.owner,
                 self.lease(),
                 room as u64,
-                &busy,
+                cap as u64,
+                &held,
                 self.stream.is_some(),
             )
             .await?;

@@ -293,47 +293,69 @@ impl Store {
         Ok(rows.len())
     }
 
-    /// Leases up to `limit` due messages of enabled endpoints (but those in `busy`, and the
-    /// NATS reward stream's unless `nats`: this node publishes there) to `owner` for
-    /// `lease`, and answers them with what sending them needs.
+    /// Leases to `owner` for `lease` up to `total` due messages of enabled endpoints (not the
+    /// NATS reward stream's unless `nats`: this node publishes there), at most `per_endpoint`
+    /// per endpoint counting the `held` ones it already has, and answers them with what
+    /// sending them needs.
+    ///
+    /// Each endpoint's due messages are read in their own statement, in the order of the
+    /// partial index on pending messages by endpoint: the plan is an index scan that stops
+    /// at the limit whatever the table's statistics say (a table that grew from nothing
+    /// within a minute has none, and one query over several endpoints was planned as a sort
+    /// of every due message).
     pub async fn claim_webhook_messages(
         &self,
         owner: &str,
         lease: std::time::Duration,
-        limit: u64,
-        busy: &[i64],
+        total: u64,
+        per_endpoint: u64,
+        held: &HashMap<i64, usize>,
         nats: bool,
     ) -> Result<Vec<DueMessage>> {
         let now = ms(Utc::now());
+        let room = |id: i64| {
+            let held = held
+                .get(&id)
+                .map_or(0, |n| u64::try_from(*n).unwrap_or(u64::MAX));
+            per_endpoint.saturating_sub(held)
+        };
         let txn = self.begin_relay().await?;
-        let endpoints: HashMap<i64, webhook_endpoint::Model> = webhook_endpoint::Entity::find()
+        let mut endpoints: Vec<webhook_endpoint::Model> = webhook_endpoint::Entity::find()
             .filter(webhook_endpoint::Column::Enabled.eq(true))
             .all(&txn)
             .await?
             .into_iter()
-            .filter(|e| !busy.contains(&e.id))
+            .filter(|e| room(e.id) > 0)
             .filter(|e| nats || e.transport != Transport::Nats.as_str())
-            .map(|e| (e.id, e))
             .collect();
-        if endpoints.is_empty() {
-            txn.commit().await?;
-            return Ok(Vec::new());
+        // The least served first, when `total` cannot feed them all.
+        endpoints.sort_by_key(|e| (std::cmp::Reverse(room(e.id)), e.id));
+        let mut rows = Vec::new();
+        let mut left = total;
+        for ep in &endpoints {
+            if left == 0 {
+                break;
+            }
+            let due = webhook_message::Entity::find()
+                .filter(webhook_message::Column::EndpointId.eq(ep.id))
+                .filter(webhook_message::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(webhook_message::Column::NextAttemptMs.lte(now))
+                .filter(webhook_message::Column::LeaseUntilMs.lt(now))
+                .order_by_asc(webhook_message::Column::NextAttemptMs)
+                .order_by_asc(webhook_message::Column::Id)
+                .limit(Ord::min(room(ep.id), left))
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .all(&txn)
+                .await?;
+            left -= due.len() as u64;
+            rows.extend(due);
         }
-        let rows = webhook_message::Entity::find()
-            .filter(webhook_message::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(webhook_message::Column::NextAttemptMs.lte(now))
-            .filter(webhook_message::Column::LeaseUntilMs.lt(now))
-            .filter(webhook_message::Column::EndpointId.is_in(endpoints.keys().copied()))
-            .order_by_asc(webhook_message::Column::NextAttemptMs)
-            .order_by_asc(webhook_message::Column::Id)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .all(&txn)
-            .await?;
         if rows.is_empty() {
             txn.commit().await?;
             return Ok(Vec::new());
         }
+        let endpoints: HashMap<i64, webhook_endpoint::Model> =
+            endpoints.into_iter().map(|e| (e.id, e)).collect();
         let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         webhook_message::Entity::update_many()
             .col_expr(webhook_message::Column::LeaseOwner, Expr::value(owner))

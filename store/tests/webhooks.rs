@@ -8,6 +8,7 @@ use common::*;
 use engine::{
     AttemptOutcome, DeliveryAttempt, DeliveryStatus, EndpointInput, EndpointPatch, Transport,
 };
+use std::collections::HashMap;
 use std::time::Duration;
 use store::REWARD_STREAM_OFF;
 
@@ -57,18 +58,18 @@ async fn one_lease_holder_per_message_and_rewards_only_while_an_endpoint_exists(
         assert_eq!(queued.len(), 2);
         let lease = Duration::from_secs(60);
         let a = store
-            .claim_webhook_messages("a", lease, 1, &[], false)
+            .claim_webhook_messages("a", lease, 1, 1, &HashMap::new(), false)
             .await
             .unwrap();
         let b = store
-            .claim_webhook_messages("b", lease, 10, &[], false)
+            .claim_webhook_messages("b", lease, 10, 10, &HashMap::new(), false)
             .await
             .unwrap();
         assert_eq!((a.len(), b.len()), (1, 1));
         assert_ne!(a[0].message.id, b[0].message.id);
         assert!(
             store
-                .claim_webhook_messages("c", lease, 10, &[], false)
+                .claim_webhook_messages("c", lease, 10, 10, &HashMap::new(), false)
                 .await
                 .unwrap()
                 .is_empty()
@@ -93,7 +94,14 @@ async fn one_lease_holder_per_message_and_rewards_only_while_an_endpoint_exists(
             .await
             .unwrap();
         let again = store
-            .claim_webhook_messages("c", Duration::from_millis(1), 10, &[], false)
+            .claim_webhook_messages(
+                "c",
+                Duration::from_millis(1),
+                10,
+                10,
+                &HashMap::new(),
+                false,
+            )
             .await
             .unwrap();
         assert_eq!(again.len(), 1);
@@ -105,7 +113,7 @@ async fn one_lease_holder_per_message_and_rewards_only_while_an_endpoint_exists(
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
             let d = store
-                .claim_webhook_messages("d", lease, 10, &[], false)
+                .claim_webhook_messages("d", lease, 10, 10, &HashMap::new(), false)
                 .await
                 .unwrap();
             if d.len() == 1 {
@@ -155,12 +163,12 @@ async fn the_reward_stream_follows_nats_url_and_only_publishing_nodes_lease_its_
         while store.dispatch_outbox(10).await.unwrap() > 0 {}
         let lease = Duration::from_secs(60);
         let without = store
-            .claim_webhook_messages("http-only", lease, 10, &[], false)
+            .claim_webhook_messages("http-only", lease, 10, 10, &HashMap::new(), false)
             .await
             .unwrap();
         assert!(without.is_empty(), "a node without NATS leased {without:?}");
         let with = store
-            .claim_webhook_messages("nats", lease, 10, &[], true)
+            .claim_webhook_messages("nats", lease, 10, 10, &HashMap::new(), true)
             .await
             .unwrap();
         assert_eq!(with.len(), 1);
@@ -222,7 +230,7 @@ async fn pruning_drops_only_dispatched_rows_and_delivered_messages_older_than_th
             .unwrap();
         while store.dispatch_outbox(10).await.unwrap() > 0 {}
         let due = store
-            .claim_webhook_messages("a", Duration::from_secs(60), 10, &[], false)
+            .claim_webhook_messages("a", Duration::from_secs(60), 10, 10, &HashMap::new(), false)
             .await
             .unwrap();
         assert_eq!(due.len(), 2);
@@ -287,11 +295,11 @@ async fn attempts_recorded_together_settle_each_message_by_its_outcome_and_lease
         while store.dispatch_outbox(10).await.unwrap() > 0 {}
         let lease = Duration::from_secs(60);
         let mine = store
-            .claim_webhook_messages("a", lease, 4, &[], false)
+            .claim_webhook_messages("a", lease, 4, 4, &HashMap::new(), false)
             .await
             .unwrap();
         let theirs = store
-            .claim_webhook_messages("b", lease, 4, &[], false)
+            .claim_webhook_messages("b", lease, 4, 4, &HashMap::new(), false)
             .await
             .unwrap();
         assert_eq!((mine.len(), theirs.len()), (4, 1));
@@ -349,7 +357,7 @@ async fn attempts_recorded_together_settle_each_message_by_its_outcome_and_lease
         assert_eq!(kept, [true]);
         // The retried message's lease was let go: it alone is due, and leased again.
         let again = store
-            .claim_webhook_messages("c", lease, 10, &[], false)
+            .claim_webhook_messages("c", lease, 10, 10, &HashMap::new(), false)
             .await
             .unwrap();
         assert_eq!(
@@ -357,6 +365,66 @@ async fn attempts_recorded_together_settle_each_message_by_its_outcome_and_lease
             [ids[1]]
         );
         assert_eq!(again[0].message.attempts, 1);
+        db.drop_schema().await;
+    }
+}
+
+#[tokio::test]
+async fn a_claim_leases_each_endpoint_up_to_its_room_oldest_first() {
+    for db in databases().await {
+        let store = &db.store;
+        store.install_campaign(&spec(ORDERS)).await.unwrap();
+        let a = store
+            .create_webhook_endpoint(&input("http://a/hook"), "whsec_AAAA")
+            .await
+            .unwrap();
+        let b = store
+            .create_webhook_endpoint(&input("http://b/hook"), "whsec_BBBB")
+            .await
+            .unwrap();
+        let events: Vec<_> = (0..5)
+            .map(|i| event(&format!("e{i}"), "c", "order", "2026-12-01T10:00:00Z"))
+            .collect();
+        store.process_batch(&events).await.unwrap();
+        while store.dispatch_outbox(10).await.unwrap() > 0 {}
+        let lease = Duration::from_secs(60);
+        let endpoints = |due: &[engine::DueMessage]| {
+            let mut ids: Vec<i64> = due.iter().map(|d| d.message.endpoint_id).collect();
+            ids.sort_unstable();
+            ids
+        };
+        // "x" already holds two of a's messages: a has room for one more, b for three.
+        let held = HashMap::from([(a.id, 2)]);
+        let due = store
+            .claim_webhook_messages("x", lease, 10, 3, &held, false)
+            .await
+            .unwrap();
+        assert_eq!(endpoints(&due), [a.id, b.id, b.id, b.id]);
+        // Each endpoint's oldest first.
+        let a_messages = store.webhook_messages(a.id, None, None, 10).await.unwrap();
+        let oldest = a_messages.iter().map(|m| m.id).min().unwrap();
+        assert_eq!(
+            due.iter()
+                .find(|d| d.message.endpoint_id == a.id)
+                .unwrap()
+                .message
+                .id,
+            oldest
+        );
+        // The total bounds the claim; the endpoint with the most room comes first.
+        let held = HashMap::from([(a.id, 1), (b.id, 3)]);
+        let due = store
+            .claim_webhook_messages("x", lease, 2, 5, &held, false)
+            .await
+            .unwrap();
+        assert_eq!(endpoints(&due), [a.id, a.id]);
+        // An endpoint without room is not read at all.
+        let held = HashMap::from([(a.id, 5), (b.id, 4)]);
+        let due = store
+            .claim_webhook_messages("x", lease, 10, 5, &held, false)
+            .await
+            .unwrap();
+        assert_eq!(endpoints(&due), [b.id]);
         db.drop_schema().await;
     }
 }

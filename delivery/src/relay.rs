@@ -25,6 +25,7 @@ use chrono::Utc;
 use engine::{AttemptOutcome, DeliveryAttempt, DueMessage, Transport};
 use reqwest::StatusCode;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::Store;
@@ -137,8 +138,13 @@ struct Attempted {
 /// Records finished attempts, as many in one transaction as have finished meanwhile: while
 /// one transaction commits, the next attempts gather, so a busy relay pays one commit for
 /// many deliveries and an idle one records each at once.
+///
+/// Every [`store::TIDY_EVERY`] settled messages it has the tables tidied
+/// ([`Store::tidy_deliveries`]) on a task of its own, one at a time.
 async fn record(store: Store, owner: String, mut finished: mpsc::Receiver<Finished>) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
+    let mut settled = 0u64;
+    let tidying = Arc::new(AtomicBool::new(false));
     while finished.recv_many(&mut batch, RECORD_BATCH).await > 0 {
         let attempts: Vec<_> = batch
             .iter()
@@ -152,8 +158,19 @@ async fn record(store: Store, owner: String, mut finished: mpsc::Receiver<Finish
                 vec![false; batch.len()]
             }
         };
+        settled += kept.iter().filter(|k| **k).count() as u64;
         for (f, kept) in batch.drain(..).zip(kept) {
             let _ = f.kept.send(kept);
+        }
+        if settled >= store::TIDY_EVERY && !tidying.swap(true, Ordering::AcqRel) {
+            settled = 0;
+            let (store, tidying) = (store.clone(), Arc::clone(&tidying));
+            tokio::spawn(async move {
+                if let Err(e) = store.tidy_deliveries().await {
+                    tracing::warn!(error = %e, "cannot vacuum the webhook messages");
+                }
+                tidying.store(false, Ordering::Release);
+            });
         }
     }
 }

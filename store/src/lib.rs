@@ -43,7 +43,7 @@ pub use pipeline::{BatchObserver, BatchReport, Pipeline, PipelineConfig, Pipelin
 pub use read::{CampaignTotals, OFFER_CAMPAIGNS_TTL, ProcessedEvent};
 pub use sources::{COMMITS_CHANNEL, CommitNotice};
 pub use view::VIEW_TTL;
-pub use webhook::{DeliveryStats, REWARD_STREAM_OFF};
+pub use webhook::{DeliveryStats, REWARD_STREAM_OFF, TIDY_EVERY};
 
 use campaigns::{CampaignSpec, CompiledCampaign, Customer};
 use chrono::Utc;

@@ -428,3 +428,42 @@ async fn a_claim_leases_each_endpoint_up_to_its_room_oldest_first() {
         db.drop_schema().await;
     }
 }
+
+#[tokio::test]
+async fn tidying_vacuums_and_analyses_the_relay_tables_on_postgres() {
+    for db in databases().await {
+        let store = &db.store;
+        store.install_campaign(&spec(ORDERS)).await.unwrap();
+        store
+            .create_webhook_endpoint(&input("http://x/hook"), "whsec_AAAA")
+            .await
+            .unwrap();
+        store
+            .process_batch(&[event("e1", "c", "order", "2026-12-01T10:00:00Z")])
+            .await
+            .unwrap();
+        while store.dispatch_outbox(10).await.unwrap() > 0 {}
+        store.tidy_deliveries().await.unwrap();
+        if let Some(schema) = &db.schema {
+            use sea_orm::{ConnectionTrait, Database, Statement};
+            let admin = Database::connect(&db.url).await.unwrap();
+            let query = Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = $1 \
+                 AND relname IN ('webhook_messages', 'outbox') \
+                 AND last_vacuum IS NOT NULL AND last_analyze IS NOT NULL",
+                [schema.clone().into()],
+            );
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let row = admin.query_one_raw(query.clone()).await.unwrap().unwrap();
+                if row.try_get_by_index::<i64>(0).unwrap() == 2 {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "never vacuumed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        db.drop_schema().await;
+    }
+}

@@ -279,20 +279,33 @@ async fn pruning_drops_only_dispatched_rows_and_delivered_messages_older_than_th
     }
 }
 
+/// Endpoints at `urls`, and five rewards issued and queued for each of them.
+async fn five_rewards_queued_for<const N: usize>(
+    store: &store::Store,
+    urls: [&str; N],
+) -> [engine::WebhookEndpoint; N] {
+    store.install_campaign(&spec(ORDERS)).await.unwrap();
+    let mut endpoints = Vec::new();
+    for url in urls {
+        let ep = store
+            .create_webhook_endpoint(&input(url), "whsec_AAAA")
+            .await
+            .unwrap();
+        endpoints.push(ep);
+    }
+    let events: Vec<_> = (0..5)
+        .map(|i| event(&format!("e{i}"), "c", "order", "2026-12-01T10:00:00Z"))
+        .collect();
+    store.process_batch(&events).await.unwrap();
+    while store.dispatch_outbox(10).await.unwrap() > 0 {}
+    endpoints.try_into().unwrap()
+}
+
 #[tokio::test]
 async fn attempts_recorded_together_settle_each_message_by_its_outcome_and_lease() {
     for db in databases().await {
         let store = &db.store;
-        store.install_campaign(&spec(ORDERS)).await.unwrap();
-        let ep = store
-            .create_webhook_endpoint(&input("http://x/hook"), "whsec_AAAA")
-            .await
-            .unwrap();
-        let events: Vec<_> = (0..5)
-            .map(|i| event(&format!("e{i}"), "c", "order", "2026-12-01T10:00:00Z"))
-            .collect();
-        store.process_batch(&events).await.unwrap();
-        while store.dispatch_outbox(10).await.unwrap() > 0 {}
+        let [ep] = five_rewards_queued_for(store, ["http://x/hook"]).await;
         let lease = Duration::from_secs(60);
         let mine = store
             .claim_webhook_messages("a", lease, 4, 4, &HashMap::new(), false)
@@ -373,20 +386,7 @@ async fn attempts_recorded_together_settle_each_message_by_its_outcome_and_lease
 async fn a_claim_leases_each_endpoint_up_to_its_room_oldest_first() {
     for db in databases().await {
         let store = &db.store;
-        store.install_campaign(&spec(ORDERS)).await.unwrap();
-        let a = store
-            .create_webhook_endpoint(&input("http://a/hook"), "whsec_AAAA")
-            .await
-            .unwrap();
-        let b = store
-            .create_webhook_endpoint(&input("http://b/hook"), "whsec_BBBB")
-            .await
-            .unwrap();
-        let events: Vec<_> = (0..5)
-            .map(|i| event(&format!("e{i}"), "c", "order", "2026-12-01T10:00:00Z"))
-            .collect();
-        store.process_batch(&events).await.unwrap();
-        while store.dispatch_outbox(10).await.unwrap() > 0 {}
+        let [a, b] = five_rewards_queued_for(store, ["http://a/hook", "http://b/hook"]).await;
         let lease = Duration::from_secs(60);
         let endpoints = |due: &[engine::DueMessage]| {
             let mut ids: Vec<i64> = due.iter().map(|d| d.message.endpoint_id).collect();

@@ -626,13 +626,15 @@ impl Store {
             .collect())
     }
 
-    /// How many messages are pending and failed, and the oldest pending one's age.
+    /// How many messages are pending and failed, and the oldest pending one's age. Both read
+    /// only the rows not delivered (ranges of the index by status), whatever the log holds.
     pub async fn delivery_stats(&self) -> Result<DeliveryStats> {
+        let undelivered = [DeliveryStatus::Pending, DeliveryStatus::Failed].map(|s| s.as_str());
         let counts: Vec<(String, i64)> = webhook_message::Entity::find()
             .select_only()
             .column(webhook_message::Column::Status)
             .column_as(webhook_message::Column::Id.count(), "n")
-            .filter(webhook_message::Column::Status.ne(DeliveryStatus::Delivered.as_str()))
+            .filter(webhook_message::Column::Status.is_in(undelivered))
             .group_by(webhook_message::Column::Status)
             .into_tuple()
             .all(&self.db)
@@ -643,15 +645,17 @@ impl Store {
                 .find(|(name, _)| name == s.as_str())
                 .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
         };
-        let oldest = webhook_message::Entity::find()
+        let oldest: Option<Option<DateTime<Utc>>> = webhook_message::Entity::find()
+            .select_only()
+            .column_as(webhook_message::Column::CreatedAt.min(), "oldest")
             .filter(webhook_message::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-            .order_by_asc(webhook_message::Column::Id)
+            .into_tuple()
             .one(&self.db)
             .await?;
         Ok(DeliveryStats {
             pending: count(DeliveryStatus::Pending),
             failed: count(DeliveryStatus::Failed),
-            oldest_pending: oldest.map(|m| m.created_at),
+            oldest_pending: oldest.flatten(),
         })
     }
 

@@ -128,6 +128,8 @@ async fn one_lease_holder_per_message_and_rewards_only_while_an_endpoint_exists(
         }
         let stats = store.delivery_stats().await.unwrap();
         assert_eq!((stats.pending, stats.failed), (1, 0));
+        // The one pending message is the oldest.
+        assert_eq!(stats.oldest_pending, Some(other.created_at));
         let delivered = store
             .webhook_messages(ep.id, Some(DeliveryStatus::Delivered), None, 10)
             .await
@@ -368,6 +370,9 @@ async fn attempts_recorded_together_settle_each_message_by_its_outcome_and_lease
             .await
             .unwrap();
         assert_eq!(kept, [true]);
+        let stats = store.delivery_stats().await.unwrap();
+        assert_eq!((stats.pending, stats.failed), (1, 1));
+        assert_eq!(stats.oldest_pending, Some(by_id(ids[1]).created_at));
         // The retried message's lease was let go: it alone is due, and leased again.
         let again = store
             .claim_webhook_messages("c", lease, 10, 10, &HashMap::new(), false)
